@@ -1,0 +1,70 @@
+# everynode — kubebuilder-style targets. `make help` lists them.
+SHELL := /usr/bin/env bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+# The project's own Node.js (24 LTS) and the Go-built control-plane tools in bin/
+# come first on PATH for every target.
+NODE_BIN := $(shell hack/ensure-node.sh)
+export PATH := $(CURDIR)/bin:$(NODE_BIN):$(PATH)
+
+NODES ?= 4
+CONTROL_PLANE ?= 1
+KUBECONFIG_FILE := $(CURDIR)/.cluster/kubeconfig
+
+##@ General
+.PHONY: help
+help: ## Show the targets.
+	@awk 'BEGIN {FS = ":.*##"} /^[a-zA-Z_-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n%s\n", substr($$0, 5) }' $(MAKEFILE_LIST)
+
+##@ Development
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+.PHONY: deps
+deps: node_modules/.package-lock.json ## Install the pinned npm packages.
+
+.PHONY: fmt
+fmt: deps ## Format the code with prettier.
+	npx prettier --write .
+
+.PHONY: lint
+lint: deps ## Type-check, lint and check formatting.
+	npx tsc --noEmit -p tsconfig.json
+	npx eslint .
+	npx prettier --check .
+
+.PHONY: build
+build: deps ## Compile TypeScript into dist/.
+	npx tsc -p tsconfig.build.json
+
+.PHONY: test-unit
+test-unit: deps ## Unit tests only (no cluster).
+	npx vitest run --project unit
+
+.PHONY: test
+test: deps tools lint build ## Everything: lint, unit tests, e2e tests on a real control plane.
+	npx vitest run
+
+##@ Tools and local cluster
+.PHONY: tools
+tools: ## Build etcd, kube-*, kubectl, kwok and helm from Go modules into bin/ (cached).
+	hack/tools/build.sh all
+
+.PHONY: cluster-up
+cluster-up: deps tools ## Start a local control plane with kwok nodes (NODES=4 CONTROL_PLANE=1).
+	node hack/cluster.ts up --nodes $(NODES) --control-plane $(CONTROL_PLANE)
+
+.PHONY: cluster-down
+cluster-down: deps ## Stop the local control plane and remove its state.
+	node hack/cluster.ts down
+
+##@ Run
+.PHONY: run-webhook
+run-webhook: build ## Run the webhook on the host (ARGS="--tls-cert-file=... ...").
+	node dist/webhook/main.js $(ARGS)
+
+.PHONY: run-controller
+run-controller: build ## Run the controller on the host against .cluster/kubeconfig.
+	node dist/controller/main.js --kubeconfig $(KUBECONFIG_FILE) $(ARGS)
