@@ -1,0 +1,92 @@
+// The contract between the pure planner (plan.ts: snapshot → plan) and the
+// executor that performs a plan against the API server. All objects are wire
+// JSON as served (timestamps are strings).
+import type {
+  V1ControllerRevision,
+  V1DaemonSet,
+  V1DaemonSetStatus,
+  V1Node,
+  V1Pod,
+} from '@kubernetes/client-node';
+
+/** Everything the planner may look at. It never calls the API. */
+export interface Snapshot {
+  /** The DaemonSet as served (the informer's copy). */
+  ds: V1DaemonSet;
+  /** Every node in the cluster. */
+  nodes: V1Node[];
+  /** Pods of the DaemonSet's namespace that this DaemonSet controls (controller ownerRef UID == ds UID), terminating ones included. */
+  pods: V1Pod[];
+  /** ControllerRevisions this DaemonSet controls. */
+  revisions: V1ControllerRevision[];
+  /** Wall clock, milliseconds since the epoch. */
+  now: number;
+  /** False while earlier creates/deletes have not been observed in the informer caches yet. */
+  expectationsSatisfied: boolean;
+  /** Failed-pod backoff state keyed `<dsUID>/<observedGeneration>/<node>` (upstream failedPodsBackoff). */
+  failedPodBackoff: ReadonlyMap<string, BackoffEntry>;
+  /** Burst cap for creates and deletes in one sync (upstream burstReplicas, `--burst`). */
+  burst: number;
+}
+
+export interface BackoffEntry {
+  /** Current backoff duration in ms (1 s doubling to 15 min). */
+  durationMs: number;
+  /** Time of the last failure handled, ms since the epoch. */
+  lastUpdateMs: number;
+}
+
+/** A pod to create: the full object to POST (generateName `<ds>-`, labels, annotation, ownerRef; never spec.nodeName). */
+export interface PodCreate {
+  nodeName: string;
+  pod: V1Pod;
+}
+
+export interface PodDelete {
+  name: string;
+  uid: string;
+  nodeName: string | undefined;
+  /** Why, for logs: 'excess' | 'failed' | 'succeeded' | 'node-gone' | 'misscheduled' | 'rolling-update' | 'surge-replaced' | 'unpinned'. */
+  reason: string;
+}
+
+export interface PlannedEvent {
+  type: 'Normal' | 'Warning';
+  reason: string;
+  message: string;
+}
+
+/** History changes, applied by the executor in this order, before any pod change. */
+export interface HistoryPlan {
+  /** Name and hash of the revision the current template maps to. */
+  current: { name: string; hash: string };
+  /** Create this revision (it does not exist yet). On AlreadyExists the executor re-reads it: equal data → use it, else bump collisionCount. */
+  create?: V1ControllerRevision;
+  /** Set `revision` of these existing revisions (rollback renumbering). */
+  renumber: Array<{ name: string; revision: number }>;
+  /** Add the missing controller-revision-hash label to these revisions. */
+  labelHash: Array<{ name: string; hash: string }>;
+  /** Duplicate revisions of the current template to delete after relabelling pods (dedupCurHistories). */
+  deleteDuplicates: string[];
+  /** Pods whose controller-revision-hash label must be patched to the kept duplicate's hash. */
+  relabelPods: Array<{ name: string; hash: string }>;
+  /** Old revisions to delete (cleanupHistory: beyond revisionHistoryLimit, not used by any pod). */
+  deleteOld: string[];
+  /** The template hash collides with a different revision's data: bump status.collisionCount and stop this sync. */
+  collision: boolean;
+}
+
+export interface Plan {
+  history: HistoryPlan;
+  creates: PodCreate[];
+  deletes: PodDelete[];
+  events: PlannedEvent[];
+  /** The status to write, or undefined when the stored status is already equal (upstream storeDaemonSetStatus skip). */
+  status: V1DaemonSetStatus | undefined;
+  /** New failed-pod backoff entries (key → entry); the executor stores them. */
+  backoffUpdates: Array<{ key: string; entry: BackoffEntry }>;
+  /** Sync again after this many ms (failed-pod backoff, minReadySeconds), if set. */
+  requeueAfterMs: number | undefined;
+  /** The sync stops early (deleting DaemonSet, empty selector, collision); pods and status are left alone. */
+  skipped?: 'deleting' | 'selecting-all' | 'collision';
+}
