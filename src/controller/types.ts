@@ -62,6 +62,13 @@ export interface HistoryPlan {
   current: { name: string; hash: string };
   /** Create this revision (it does not exist yet). On AlreadyExists the executor re-reads it: equal data → use it, else bump collisionCount. */
   create?: V1ControllerRevision;
+  /**
+   * The exact JSON request body to POST for `create`. Send these bytes, not JSON.stringify(create): the
+   * API server stores `data` byte for byte as sent, and upstream (and kubectl's rollout undo) compare those
+   * bytes with Go's encoding (keys in UTF-8 byte order, \u003c-style escapes), which JSON.stringify does not
+   * reproduce (it orders integer-like keys first and escapes differently). Set whenever `create` is.
+   */
+  createBody?: string;
   /** Set `revision` of these existing revisions (rollback renumbering). */
   renumber: Array<{ name: string; revision: number }>;
   /** Add the missing controller-revision-hash label to these revisions. */

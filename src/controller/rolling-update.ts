@@ -1,0 +1,197 @@
+// RollingUpdate: upstream rollingUpdate, updatedDesiredNodeCounts and the
+// surge/unavailable helpers of pkg/controller/daemon/util.
+import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import { isPodAvailable, isPodUpdated, isTerminating, podName } from './pods.ts';
+import { nodeNameOf, placementOf, type SyncContext } from './sync-context.ts';
+import type { PodDelete } from './types.ts';
+
+/**
+ * intstr.GetScaledValueFromIntOrPercent: an integer as is, `N%` of `total`
+ * rounded up or down. Values upstream rejects (absent, a non-percent string, a
+ * bad number) count as 0 here: validation never lets them through, and 0 for
+ * both limits falls back to maxUnavailable 1.
+ */
+export function scaledValue(value: number | string | undefined, total: number, roundUp: boolean): number {
+  if (typeof value === 'number') return Number.isInteger(value) ? value : 0;
+  if (typeof value !== 'string' || !value.endsWith('%')) return 0;
+  const digits = value.slice(0, -1);
+  if (!/^[+-]?\d+$/.test(digits)) return 0;
+  const scaled = (Number(digits) * total) / 100;
+  return roundUp ? Math.ceil(scaled) : Math.floor(scaled);
+}
+
+const isRollingUpdate = (ds: V1DaemonSet): boolean =>
+  (ds.spec?.updateStrategy?.type ?? 'RollingUpdate') === 'RollingUpdate';
+
+/** util.SurgeCount: maxSurge scaled to `desired`; 0 unless RollingUpdate with maxSurge set. */
+export function surgeCount(ds: V1DaemonSet, desired: number): number {
+  const rolling = ds.spec?.updateStrategy?.rollingUpdate;
+  if (!isRollingUpdate(ds) || rolling?.maxSurge === undefined) return 0;
+  return scaledValue(rolling.maxSurge, desired, true);
+}
+
+/** util.UnavailableCount: maxUnavailable scaled to `desired`; 0 unless RollingUpdate. */
+export function unavailableCount(ds: V1DaemonSet, desired: number): number {
+  const rolling = ds.spec?.updateStrategy?.rollingUpdate;
+  if (!isRollingUpdate(ds) || rolling === undefined) return 0;
+  return scaledValue(rolling.maxUnavailable, desired, true);
+}
+
+/** util.AllowsSurge: a surge of at least one pod for a single node. */
+export const allowsSurge = (ds: V1DaemonSet): boolean => surgeCount(ds, 1) > 0;
+
+export interface RolloutLimits {
+  maxSurge: number;
+  maxUnavailable: number;
+  desired: number;
+}
+
+/** updatedDesiredNodeCounts: the limits scaled to the nodes that should run a pod; both 0 → maxUnavailable 1. */
+export function rolloutLimits(ctx: SyncContext): RolloutLimits {
+  const desired = ctx.nodes.filter((n) => placementOf(ctx, nodeNameOf(n)).shouldRun).length;
+  const maxSurge = surgeCount(ctx.ds, desired);
+  let maxUnavailable = unavailableCount(ctx.ds, desired);
+  if (desired > 0 && maxUnavailable === 0 && maxSurge === 0) maxUnavailable = 1;
+  return { maxSurge, maxUnavailable, desired };
+}
+
+/**
+ * findUpdatedPodsOnNode: the node's live updated and old pod, or undefined when
+ * it has more than one of either (manage prunes those first).
+ */
+function updatedAndOldPod(
+  ctx: SyncContext,
+  pods: readonly V1Pod[],
+): { newPod?: V1Pod; oldPod?: V1Pod } | undefined {
+  let newPod: V1Pod | undefined;
+  let oldPod: V1Pod | undefined;
+  for (const pod of pods) {
+    if (isTerminating(pod)) continue;
+    if (isPodUpdated(pod, ctx.hash, ctx.generation)) {
+      if (newPod) return undefined;
+      newPod = pod;
+    } else {
+      if (oldPod) return undefined;
+      oldPod = pod;
+    }
+  }
+  return { newPod, oldPod };
+}
+
+/**
+ * Nodes the rollout looks at, in a stable order: every node that should run a
+ * pod or has one, snapshot order first, then nodes that only pods still name.
+ * (Upstream walks a Go map, i.e. in random order.)
+ */
+function rolloutNodes(ctx: SyncContext): Array<[string, V1Pod[]]> {
+  const out: Array<[string, V1Pod[]]> = [];
+  const seen = new Set<string>();
+  for (const node of ctx.nodes) {
+    const name = nodeNameOf(node);
+    const pods = ctx.pods.byNode.get(name);
+    if (pods || placementOf(ctx, name).shouldRun) out.push([name, pods ?? []]);
+    seen.add(name);
+  }
+  const gone = [...ctx.pods.byNode.keys()].filter((n) => !seen.has(n)).sort();
+  for (const name of gone) out.push([name, ctx.pods.byNode.get(name) ?? []]);
+  return out;
+}
+
+export interface RolloutStep {
+  createNodes: string[];
+  deletes: PodDelete[];
+}
+
+/**
+ * upstream rollingUpdate, run only when manage had nothing to do.
+ *
+ * maxSurge == 0: a node counts as unavailable when it has no pod, both an old and
+ * a new pod, excess pods, or a new pod that is not available. Old pods that are
+ * not available are always replaced (deleted) and count as unavailable; then
+ * available old pods are deleted while fewer than maxUnavailable nodes are
+ * unavailable. manage creates the replacements on the next sync.
+ *
+ * maxSurge > 0: a node with only an old pod gets a new pod at once when the old
+ * one is not available, else it is a candidate while fewer than maxSurge new
+ * pods are still becoming available; a node whose new pod is available loses
+ * its old pod. On nodes that should no longer run the pod, an unavailable old
+ * pod goes at once and available ones only while more pods are available than
+ * desired (kubernetes PR #119317), so availability never drops.
+ */
+export function rollingUpdate(ctx: SyncContext): RolloutStep {
+  const { maxSurge, maxUnavailable, desired } = rolloutLimits(ctx);
+  const now = ctx.now;
+  const available = (pod: V1Pod) => isPodAvailable(pod, ctx.minReadySeconds, now);
+  const deleteOf = (pod: V1Pod, nodeName: string, reason: string): PodDelete => ({
+    name: podName(pod),
+    uid: pod.metadata?.uid ?? '',
+    nodeName,
+    reason,
+  });
+
+  if (maxSurge === 0) {
+    let numUnavailable = 0;
+    const allowedReplacements: PodDelete[] = [];
+    const candidates: PodDelete[] = [];
+    for (const [nodeName, pods] of rolloutNodes(ctx)) {
+      const found = updatedAndOldPod(ctx, pods);
+      if (!found) {
+        numUnavailable++;
+        continue;
+      }
+      const { newPod, oldPod } = found;
+      if ((!oldPod && !newPod) || (oldPod && newPod)) {
+        numUnavailable++;
+      } else if (newPod) {
+        if (!available(newPod)) numUnavailable++;
+      } else if (oldPod) {
+        if (!available(oldPod)) {
+          allowedReplacements.push(deleteOf(oldPod, nodeName, 'rolling-update'));
+          numUnavailable++;
+        } else if (numUnavailable < maxUnavailable) {
+          candidates.push(deleteOf(oldPod, nodeName, 'rolling-update'));
+        }
+      }
+    }
+    const remaining = Math.min(Math.max(0, maxUnavailable - numUnavailable), candidates.length);
+    return { createNodes: [], deletes: [...allowedReplacements, ...candidates.slice(0, remaining)] };
+  }
+
+  const deletes: PodDelete[] = [];
+  const shouldNotRunDeletes: PodDelete[] = [];
+  const candidateNodes: string[] = [];
+  const allowedNodes: string[] = [];
+  let numSurge = 0;
+  let numAvailable = 0;
+  for (const [nodeName, pods] of rolloutNodes(ctx)) {
+    const found = updatedAndOldPod(ctx, pods);
+    if (!found) {
+      numSurge++;
+      continue;
+    }
+    const { newPod, oldPod } = found;
+    if (oldPod ? available(oldPod) : newPod ? available(newPod) : false) numAvailable++;
+    if (!oldPod) continue;
+    if (!newPod) {
+      const shouldRun = placementOf(ctx, nodeName).shouldRun;
+      if (!available(oldPod)) {
+        if (!shouldRun) deletes.push(deleteOf(oldPod, nodeName, 'misscheduled'));
+        else allowedNodes.push(nodeName);
+      } else if (!shouldRun) {
+        shouldNotRunDeletes.push(deleteOf(oldPod, nodeName, 'misscheduled'));
+      } else if (numSurge < maxSurge) {
+        candidateNodes.push(nodeName);
+      }
+      continue;
+    }
+    if (!available(newPod)) {
+      numSurge++;
+      continue;
+    }
+    deletes.push(deleteOf(oldPod, nodeName, 'surge-replaced'));
+  }
+  const deletable = Math.min(numAvailable - desired, shouldNotRunDeletes.length);
+  if (deletable > 0) deletes.push(...shouldNotRunDeletes.slice(0, deletable));
+  const remainingSurge = Math.min(Math.max(0, maxSurge - numSurge), candidateNodes.length);
+  return { createNodes: [...allowedNodes, ...candidateNodes.slice(0, remainingSurge)], deletes };
+}
