@@ -36,17 +36,24 @@ export function inClusterNamespace(): string | undefined {
   }
 }
 
-/** A Kubernetes API error: HTTP status plus the `Status` body's reason and message. */
+/**
+ * A Kubernetes API error: HTTP status plus the `Status` body's reason. The
+ * message is the Status message, as client-go's StatusError prints it (events
+ * such as "Error creating: <err>" quote it).
+ */
 export class ApiError extends Error {
   readonly code: number;
   readonly reason: string;
   readonly body: unknown;
-  constructor(code: number, reason: string, message: string, body: unknown) {
+  /** The request, for logs: "POST /api/v1/namespaces/x/pods". */
+  readonly request: string;
+  constructor(code: number, reason: string, message: string, body: unknown, request = '') {
     super(message);
     this.name = 'ApiError';
     this.code = code;
     this.reason = reason;
     this.body = body;
+    this.request = request;
   }
 }
 
@@ -108,7 +115,10 @@ const PATCH_CONTENT_TYPE: Record<PatchType, string> = {
 
 export interface RequestOptions {
   query?: Query;
+  /** Sent as JSON.stringify(body). */
   body?: unknown;
+  /** Sent as is, instead of `body` (byte-exact payloads such as ControllerRevision data). */
+  rawBody?: string;
   contentType?: string;
   signal?: AbortSignal;
 }
@@ -236,11 +246,8 @@ export class KubeClient {
     for (const [k, v] of Object.entries(httpsOptions.headers ?? {})) {
       if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : String(v);
     }
-    let body: string | undefined;
-    if (options.body !== undefined) {
-      body = JSON.stringify(options.body);
-      headers['content-type'] = options.contentType ?? 'application/json';
-    }
+    const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
+    if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
     return fetch(url, { method, headers, body, signal, dispatcher: await this.getDispatcher() });
   }
 
@@ -284,7 +291,6 @@ export class KubeClient {
 
 function toApiError(code: number, parsed: unknown, text: string, method: string, path: string): ApiError {
   const status = (parsed ?? {}) as { reason?: string; message?: string };
-  const reason = status.reason ?? '';
-  const message = status.message ?? (text.slice(0, 200) || `HTTP ${code}`);
-  return new ApiError(code, reason, `${method} ${path}: ${code} ${reason}: ${message}`, parsed);
+  const message = status.message ?? (text.slice(0, 200) || `the server responded with HTTP ${code}`);
+  return new ApiError(code, status.reason ?? '', message, parsed, `${method} ${path}`);
 }

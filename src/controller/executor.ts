@@ -1,0 +1,346 @@
+// Performs a Plan against the API server, as upstream's syncDaemonSet does
+// after deciding: history first (constructHistory / dedup / cleanup), then
+// expectations, then pod creates in slow-start batches and deletes in
+// parallel (syncNodes), then status (storeDaemonSetStatus). Every failure is
+// collected and returned as one error so the work queue retries the key with
+// backoff; nothing here sleeps or retries on its own (except the one status
+// retry upstream does).
+import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { EventRecorder } from '../lib/events.ts';
+import {
+  ApiError,
+  isAlreadyExists,
+  isNamespaceTerminating,
+  isNotFound,
+  resourcePath,
+  resources,
+  type KubeClient,
+} from '../lib/kube.ts';
+import { CONTROLLER_REVISION_HASH_LABEL } from '../lib/daemon-pod.ts';
+import type { ControllerExpectations } from './expectations.ts';
+import type { BackoffEntry, HistoryPlan, Plan, PodCreate, PodDelete, Snapshot } from './types.ts';
+
+export interface ExecutorDeps {
+  client: KubeClient;
+  expectations: ControllerExpectations;
+  events: EventRecorder;
+  /** Failed-pod backoff store (upstream failedPodsBackoff); the plan's updates land here. */
+  failedPodBackoff: Map<string, BackoffEntry>;
+  logger: Logger;
+  /** Aborted when this process must stop writing (leadership lost, shutdown). */
+  signal?: AbortSignal;
+}
+
+export interface ExecuteResult {
+  /** Sync the DaemonSet again after this many ms. */
+  requeueAfterMs: number | undefined;
+  created: number;
+  deleted: number;
+}
+
+/** Several failures of one sync, reported together (upstream utilerrors.NewAggregate). */
+export class SyncError extends Error {
+  readonly errors: unknown[];
+  constructor(errors: unknown[]) {
+    super(errors.map((e) => (e instanceof Error ? e.message : String(e))).join('; '));
+    this.name = 'SyncError';
+    this.errors = errors;
+  }
+}
+
+const DS_API_VERSION = 'apps/v1';
+const DS_KIND = 'DaemonSet';
+
+/** The status fields the controller computes; everything else in status (conditions, collisionCount) is left as stored. */
+const COUNTERS = [
+  'currentNumberScheduled',
+  'desiredNumberScheduled',
+  'numberAvailable',
+  'numberMisscheduled',
+  'numberReady',
+  'numberUnavailable',
+  'updatedNumberScheduled',
+] as const satisfies ReadonlyArray<keyof V1DaemonSetStatus>;
+
+export const daemonSetKey = (ds: V1DaemonSet): string =>
+  `${ds.metadata?.namespace ?? ''}/${ds.metadata?.name ?? ''}`;
+
+export async function executePlan(
+  deps: ExecutorDeps,
+  snapshot: Snapshot,
+  plan: Plan,
+): Promise<ExecuteResult> {
+  const ds = { apiVersion: DS_API_VERSION, kind: DS_KIND, ...snapshot.ds };
+  const key = daemonSetKey(ds);
+  const log = deps.logger.child({ daemonset: key });
+  const result: ExecuteResult = { requeueAfterMs: plan.requeueAfterMs, created: 0, deleted: 0 };
+
+  for (const e of plan.events) deps.events.event(ds, e.type, e.reason, e.message);
+  for (const { key: backoffKey, entry } of plan.backoffUpdates) deps.failedPodBackoff.set(backoffKey, entry);
+  if (plan.skipped === 'deleting' || plan.skipped === 'selecting-all') return result;
+
+  // History errors end the sync, as constructHistory's do upstream: pods are only touched with a known revision.
+  await applyHistory(deps, snapshot, ds, plan.history, log);
+  if (plan.skipped === 'collision' || plan.history.collision) {
+    await bumpCollisionCount(deps, snapshot, log);
+  }
+
+  const errors: unknown[] = [];
+  if (plan.creates.length > 0 || plan.deletes.length > 0) {
+    // Before any call: a watch event may arrive before the call returns (upstream SetExpectations).
+    deps.expectations.setExpectations(
+      key,
+      plan.creates.length,
+      plan.deletes.map((d) => d.uid),
+    );
+    const [created, deleted] = await Promise.all([
+      createPods(deps, ds, key, plan.creates, errors, log),
+      deletePods(deps, ds, key, plan.deletes, errors, log),
+    ]);
+    result.created = created;
+    result.deleted = deleted;
+  }
+
+  for (const name of plan.history.deleteOld) {
+    try {
+      await deleteRevision(deps, ds, name);
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+
+  if (plan.status) {
+    try {
+      await writeStatus(deps, ds, plan.status);
+    } catch (err) {
+      errors.push(err);
+    }
+  }
+
+  if (errors.length > 0) throw new SyncError(errors);
+  return result;
+}
+
+async function applyHistory(
+  deps: ExecutorDeps,
+  snapshot: Snapshot,
+  ds: V1DaemonSet,
+  history: HistoryPlan,
+  log: Logger,
+): Promise<void> {
+  const ns = ds.metadata?.namespace ?? '';
+  const revisionPath = (name?: string) =>
+    resourcePath(resources.controllerRevisions, { namespace: ns, name });
+  const signal = deps.signal;
+
+  for (const { name, hash } of history.labelHash) {
+    await deps.client.request('PATCH', revisionPath(name), {
+      body: { metadata: { labels: { [CONTROLLER_REVISION_HASH_LABEL]: hash } } },
+      contentType: 'application/merge-patch+json',
+      signal,
+    });
+  }
+
+  for (const { name, hash } of history.relabelPods) {
+    try {
+      await deps.client.request('PATCH', resourcePath(resources.pods, { namespace: ns, name }), {
+        body: { metadata: { labels: { [CONTROLLER_REVISION_HASH_LABEL]: hash } } },
+        contentType: 'application/merge-patch+json',
+        signal,
+      });
+    } catch (err) {
+      if (!isNotFound(err)) throw err;
+    }
+  }
+
+  for (const name of history.deleteDuplicates) await deleteRevision(deps, ds, name);
+
+  for (const { name, revision } of history.renumber) {
+    const cached = snapshot.revisions.find((r) => r.metadata?.name === name);
+    if (!cached) throw new Error(`revision ${ns}/${name} to renumber is not in the cache`);
+    // An update with the cached resourceVersion, as upstream: a concurrent change conflicts and the sync retries.
+    await deps.client.request('PUT', revisionPath(name), { body: { ...cached, revision }, signal });
+    log.info({ revision: name, number: revision }, 'renumbered revision');
+  }
+
+  if (history.create) {
+    const body = history.createBody ?? JSON.stringify(history.create);
+    try {
+      await deps.client.request('POST', revisionPath(), { rawBody: body, signal });
+      log.info({ revision: history.create.metadata?.name }, 'created revision');
+    } catch (err) {
+      if (!isAlreadyExists(err)) throw err;
+      const name = history.create.metadata?.name ?? '';
+      const existing = await deps.client.request<V1ControllerRevision>('GET', revisionPath(name), { signal });
+      const wanted = (JSON.parse(body) as { data?: unknown }).data;
+      if (JSON.stringify(existing.data ?? null) !== JSON.stringify(wanted ?? null)) {
+        // The hash of a different template: upstream bumps collisionCount so the next sync hashes anew.
+        await bumpCollisionCount(deps, snapshot, log);
+      }
+    }
+  }
+}
+
+/**
+ * upstream: a fresh GET of the DaemonSet; if its collisionCount still equals
+ * the one the hash was computed with, increment it through the status
+ * subresource. Always ends the sync with an error so it is retried with the
+ * new count.
+ */
+async function bumpCollisionCount(deps: ExecutorDeps, snapshot: Snapshot, log: Logger): Promise<never> {
+  const ns = snapshot.ds.metadata?.namespace ?? '';
+  const name = snapshot.ds.metadata?.name ?? '';
+  const path = resourcePath(resources.daemonSets, { namespace: ns, name });
+  const live = await deps.client.request<V1DaemonSet>('GET', path, { signal: deps.signal });
+  const cached = snapshot.ds.status?.collisionCount ?? 0;
+  const current = live.status?.collisionCount ?? 0;
+  if (current === cached) {
+    await deps.client.request('PUT', `${path}/status`, {
+      body: { ...live, status: { ...live.status, collisionCount: cached + 1 } },
+      signal: deps.signal,
+    });
+    log.info({ collisionCount: cached + 1 }, 'hash collision, bumped collisionCount');
+  }
+  throw new Error(`found a hash collision for DaemonSet ${ns}/${name}: bumped collisionCount, will retry`);
+}
+
+async function deleteRevision(deps: ExecutorDeps, ds: V1DaemonSet, name: string): Promise<void> {
+  try {
+    await deps.client.request(
+      'DELETE',
+      resourcePath(resources.controllerRevisions, { namespace: ds.metadata?.namespace, name }),
+      {
+        signal: deps.signal,
+      },
+    );
+  } catch (err) {
+    if (!isNotFound(err)) throw err;
+  }
+}
+
+const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
+/** The API server timed out the create: the pod may exist; its informer event settles the expectation. */
+const isServerTimeout = (err: unknown): boolean =>
+  err instanceof ApiError && (err.code === 504 || err.reason === 'Timeout' || err.reason === 'ServerTimeout');
+
+/**
+ * upstream syncNodes' creates: batches of 1, 2, 4, … in parallel; after a batch
+ * with a failure the rest is skipped and its expectations lowered.
+ */
+async function createPods(
+  deps: ExecutorDeps,
+  ds: V1DaemonSet,
+  key: string,
+  creates: PodCreate[],
+  errors: unknown[],
+  log: Logger,
+): Promise<number> {
+  const path = resourcePath(resources.pods, { namespace: ds.metadata?.namespace });
+  let created = 0;
+  let pos = 0;
+  let batch = Math.min(1, creates.length);
+  while (pos < creates.length) {
+    const errorsBefore = errors.length;
+    const outcomes = await Promise.all(
+      creates.slice(pos, pos + batch).map(async ({ nodeName, pod }) => {
+        try {
+          const made = await deps.client.request<V1Pod>('POST', path, { body: pod, signal: deps.signal });
+          deps.events.event(ds, 'Normal', 'SuccessfulCreate', `Created pod: ${made.metadata?.name ?? ''}`);
+          log.debug({ pod: made.metadata?.name, node: nodeName }, 'created pod');
+          return true;
+        } catch (err) {
+          if (isServerTimeout(err)) return false;
+          deps.expectations.creationObserved(key);
+          // A terminating namespace fails every create; upstream ignores it.
+          if (isNamespaceTerminating(err)) return false;
+          deps.events.event(ds, 'Warning', 'FailedCreate', `Error creating: ${errorText(err)}`);
+          log.warn({ err, node: nodeName }, 'failed to create pod');
+          errors.push(err);
+          return false;
+        }
+      }),
+    );
+    created += outcomes.filter(Boolean).length;
+    pos += batch;
+    const skipped = creates.length - pos;
+    if (errors.length > errorsBefore && skipped > 0) {
+      deps.expectations.lowerExpectations(key, skipped, []);
+      log.info({ skipped }, 'create batch failed, skipping the remaining creates');
+      break;
+    }
+    batch = Math.min(2 * batch, creates.length - pos);
+  }
+  return created;
+}
+
+/** upstream syncNodes' deletes: all in parallel; NotFound is fine; a failure counts as observed. */
+async function deletePods(
+  deps: ExecutorDeps,
+  ds: V1DaemonSet,
+  key: string,
+  deletes: PodDelete[],
+  errors: unknown[],
+  log: Logger,
+): Promise<number> {
+  const outcomes = await Promise.all(
+    deletes.map(async ({ name, uid, nodeName, reason }) => {
+      try {
+        // The UID precondition keeps us from deleting a different pod that took the name meanwhile.
+        await deps.client.request(
+          'DELETE',
+          resourcePath(resources.pods, { namespace: ds.metadata?.namespace, name }),
+          {
+            body: { apiVersion: 'v1', kind: 'DeleteOptions', preconditions: { uid } },
+            signal: deps.signal,
+          },
+        );
+        deps.events.event(ds, 'Normal', 'SuccessfulDelete', `Deleted pod: ${name}`);
+        log.debug({ pod: name, node: nodeName, reason }, 'deleted pod');
+        return true;
+      } catch (err) {
+        deps.expectations.deletionObserved(key, uid);
+        if (isNotFound(err)) return false;
+        deps.events.event(ds, 'Warning', 'FailedDelete', `Error deleting: ${errorText(err)}`);
+        log.warn({ err, pod: name, reason }, 'failed to delete pod');
+        errors.push(err);
+        return false;
+      }
+    }),
+  );
+  return outcomes.filter(Boolean).length;
+}
+
+/** The counters (and observedGeneration, when the plan sets it) from `computed` on top of `base`. */
+function mergeStatus(base: V1DaemonSetStatus | undefined, computed: V1DaemonSetStatus): V1DaemonSetStatus {
+  const out: V1DaemonSetStatus = { ...(base ?? {}) } as V1DaemonSetStatus;
+  for (const field of COUNTERS) out[field] = computed[field] ?? 0;
+  if (computed.observedGeneration !== undefined) out.observedGeneration = computed.observedGeneration;
+  return out;
+}
+
+/**
+ * upstream storeDaemonSetStatus: UpdateStatus on a copy of the cached
+ * DaemonSet; on failure one retry on a freshly read copy. Only the counters and
+ * observedGeneration are ours; conditions and collisionCount stay as stored.
+ */
+async function writeStatus(deps: ExecutorDeps, ds: V1DaemonSet, status: V1DaemonSetStatus): Promise<void> {
+  const path = resourcePath(resources.daemonSets, {
+    namespace: ds.metadata?.namespace,
+    name: ds.metadata?.name,
+  });
+  try {
+    await deps.client.request('PUT', `${path}/status`, {
+      body: { ...ds, status: mergeStatus(ds.status, status) },
+      signal: deps.signal,
+    });
+    return;
+  } catch (err) {
+    if (isNotFound(err) || deps.signal?.aborted) throw err;
+  }
+  const fresh = await deps.client.request<V1DaemonSet>('GET', path, { signal: deps.signal });
+  await deps.client.request('PUT', `${path}/status`, {
+    body: { ...fresh, status: mergeStatus(fresh.status, status) },
+    signal: deps.signal,
+  });
+}
