@@ -60,6 +60,10 @@ cluster-up: deps tools ## Start a local control plane with kwok nodes (NODES=4 C
 cluster-down: deps ## Stop the local control plane and remove its state.
 	node hack/cluster.ts down
 
+.PHONY: cluster-status
+cluster-status: deps ## Show the local control plane's components and kubeconfig.
+	node hack/cluster.ts status
+
 ##@ Run
 .PHONY: run-webhook
 run-webhook: build ## Run the webhook on the host (ARGS="--tls-cert-file=... ...").

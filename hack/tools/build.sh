@@ -33,6 +33,24 @@ export GOMODCACHE=${GOMODCACHE:-$(go env GOMODCACHE)}
 export GOCACHE=${GOCACHE:-$(go env GOCACHE)}
 export CGO_ENABLED=0
 
+want=${1:-all}
+case "$want" in
+  all | kubernetes | kwok | helm) ;;
+  *) die "unknown target '$want'; use all, kubernetes, kwok or helm" ;;
+esac
+
+# One build at a time per cache: a second `make tools` (another shell, a test
+# run) waits for the first and then finds the binaries built, instead of
+# compiling the same 20 minutes again in parallel on the same cores.
+mkdir -p "$cache/tools"
+if command -v flock >/dev/null 2>&1; then
+  exec 9>"$cache/tools/.lock"
+  if ! flock -n 9; then
+    echo "tools: another build is running (lock $cache/tools/.lock); waiting for it to finish" >&2
+    flock 9
+  fi
+fi
+
 key_of() { # module dir -> cache key
   { cat "$here/$1/go.mod" "$here/$1/go.sum"; echo "$K8S_VERSION $HELM_VERSION $KWOK_VERSION $BUILD_DATE $(go env GOVERSION)"; } | sha256sum | cut -c1-16
 }
@@ -61,7 +79,6 @@ kv() { # -X flags for one version package
   echo "-X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=37 -X $p.gitCommit=0000000000000000000000000000000000000000 -X $p.gitTreeState=clean -X $p.buildDate=$BUILD_DATE"
 }
 
-want=${1:-all}
 if [ "$want" = all ] || [ "$want" = kubernetes ]; then
   # etcd's main package sits at the module root, so its binary would be named
   # "server"; it is built on its own with an explicit output name.
@@ -74,7 +91,8 @@ if [ "$want" = all ] || [ "$want" = kubernetes ]; then
   if [ ! -x "$edir/etcd" ]; then
     echo "tools: building etcd into $edir" >&2
     mkdir -p "$edir"
-    (cd "$here/kubernetes" && go build -trimpath -ldflags "-s -w" -o "$edir/etcd.tmp" go.etcd.io/etcd/server/v3) || die "building etcd failed"
+    (cd "$here/kubernetes" && go build -trimpath -ldflags "-s -w" -o "$edir/etcd.tmp" go.etcd.io/etcd/server/v3) ||
+      { rm -f "$edir/etcd.tmp"; die "building etcd failed (see the go output above)"; }
     mv "$edir/etcd.tmp" "$edir/etcd"
   fi
   mkdir -p "$bin"; ln -sfn "$edir/etcd" "$bin/etcd"

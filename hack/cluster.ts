@@ -1,0 +1,97 @@
+// The local control plane for the demo and for poking around:
+//   node hack/cluster.ts up [--nodes 4] [--control-plane 1] [--dir .cluster]
+//   node hack/cluster.ts status [--dir .cluster]
+//   node hack/cluster.ts down [--dir .cluster]
+// (`make cluster-up NODES=n CONTROL_PLANE=0|1` / `make cluster-down`.) The
+// components run detached, so the cluster outlives this command; `down` stops
+// them by pid and removes the directory.
+import { resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ClusterRunningError, clusterStatus, startCluster, stopCluster } from '../test/harness/cluster.ts';
+import { repoRoot } from '../test/harness/tools.ts';
+
+const usage = 'usage: node hack/cluster.ts up|down|status [--nodes N] [--control-plane 0|1] [--dir DIR]';
+
+function flag(value: string, name: string): boolean {
+  if (['1', 'true', 'yes'].includes(value)) return true;
+  if (['0', 'false', 'no'].includes(value)) return false;
+  throw new Error(`--${name} must be 0 or 1, got ${value}`);
+}
+
+async function main(): Promise<number> {
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: {
+      nodes: { type: 'string', default: '4' },
+      'control-plane': { type: 'string', default: '1' },
+      dir: { type: 'string', default: resolve(repoRoot, '.cluster') },
+    },
+  });
+  const dir = resolve(values.dir);
+  const command = positionals[0];
+  switch (command) {
+    case 'up': {
+      const nodes = Number(values.nodes);
+      if (!Number.isInteger(nodes) || nodes < 0)
+        throw new Error(`--nodes must be a whole number, got ${values.nodes}`);
+      const status = clusterStatus(dir);
+      if (status.running && status.state) {
+        console.log(`A cluster is already running from ${dir}; not starting another.`);
+        console.log(`  export KUBECONFIG=${status.state.kubeconfig}`);
+        return 0;
+      }
+      try {
+        const state = await startCluster({
+          dir,
+          nodes,
+          controlPlane: flag(values['control-plane'], 'control-plane'),
+          log: (m) => console.log(`cluster: ${m}`),
+        });
+        console.log(`Cluster up: API server ${state.server}, nodes ${state.nodes.join(', ')}`);
+        console.log(`  export KUBECONFIG=${state.kubeconfig}`);
+        console.log(`  logs: ${dir}/logs/; stop with: make cluster-down`);
+        return 0;
+      } catch (err) {
+        if (err instanceof ClusterRunningError) {
+          console.log(`${err.message}; not starting another.`);
+          return 0;
+        }
+        console.error(`cluster: ${(err as Error).message}`);
+        console.error(`cluster: the components it started are stopped; logs are kept in ${dir}/logs/`);
+        return 1;
+      }
+    }
+    case 'down': {
+      const status = clusterStatus(dir);
+      await stopCluster(dir);
+      console.log(
+        status.state
+          ? `Cluster in ${dir} stopped and removed.`
+          : `No cluster state in ${dir}; nothing to stop.`,
+      );
+      return 0;
+    }
+    case 'status': {
+      const status = clusterStatus(dir);
+      if (!status.state) {
+        console.log(`No cluster in ${dir}.`);
+        return 1;
+      }
+      for (const p of status.state.processes) {
+        console.log(
+          `${p.component.padEnd(24)} pid ${String(p.pid).padEnd(8)} ${status.components[p.component] ? 'running' : 'NOT RUNNING'}  ${p.log}`,
+        );
+      }
+      console.log(`KUBECONFIG=${status.state.kubeconfig}  server ${status.state.server}`);
+      return status.running ? 0 : 1;
+    }
+    default:
+      console.error(usage);
+      return 2;
+  }
+}
+
+process.exitCode = await main().catch((err: unknown) => {
+  console.error(`cluster: ${(err as Error).message}`);
+  return 1;
+});
