@@ -94,6 +94,10 @@ export interface Plan {
   backoffUpdates: Array<{ key: string; entry: BackoffEntry }>;
   /** Sync again after this many ms (failed-pod backoff, minReadySeconds), if set. */
   requeueAfterMs: number | undefined;
-  /** The sync stops early (deleting DaemonSet, empty selector, collision); pods and status are left alone. */
+  /**
+   * The sync stops early (deleting DaemonSet, empty selector, collision); pods and status are left alone.
+   * For 'deleting' and 'selecting-all' the history plan holds no operations (`current` only names the
+   * revision the template would map to); for 'collision' it is the plan up to the collision.
+   */
   skipped?: 'deleting' | 'selecting-all' | 'collision';
 }
