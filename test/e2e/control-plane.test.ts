@@ -212,6 +212,38 @@ describe('the e2e control plane', () => {
     }
   });
 
+  it('adds, labels, taints and deletes kwok nodes through the harness', async () => {
+    const name = 'kwok-harness-check';
+    const added = await cluster.addNode(name, { zone: 'a' });
+    expect(added.metadata?.labels).toMatchObject({
+      'kubernetes.io/hostname': name,
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/arch': 'amd64',
+      type: 'kwok',
+      zone: 'a',
+    });
+    try {
+      // Ready, and the node-lifecycle controller lifted the not-ready taint the API server added.
+      expect(added.status?.conditions?.find((c) => c.type === 'Ready')?.status).toBe('True');
+      expect(added.spec?.taints ?? []).toEqual([]);
+
+      await cluster.labelNode(name, { zone: null, tier: 'edge' });
+      await cluster.taintNode(name, { key: 'dedicated', value: 'edge', effect: 'NoSchedule' });
+      let node = await cluster.core.readNode({ name });
+      expect(node.metadata?.labels?.zone).toBeUndefined();
+      expect(node.metadata?.labels?.tier).toBe('edge');
+      expect(node.spec?.taints).toEqual([{ key: 'dedicated', value: 'edge', effect: 'NoSchedule' }]);
+
+      await cluster.untaintNode(name, 'dedicated');
+      node = await cluster.core.readNode({ name });
+      expect(node.spec?.taints ?? []).toEqual([]);
+    } finally {
+      await cluster.deleteNode(name);
+    }
+    const names = (await cluster.core.listNode()).items.map((n) => n.metadata?.name);
+    expect(names).not.toContain(name);
+  });
+
   it('reports the pinned versions: kube-apiserver v1.37.2 through kubectl, helm v3.21.4', async () => {
     const { stdout } = await cluster.kubectl(['version', '-o', 'json']);
     const versions = JSON.parse(stdout) as {
