@@ -81,18 +81,18 @@ app.kubernetes.io/component: {{ .component }}
 {{- if and (not .Values.webhook.url) (eq .Values.tls.mode "cert-manager") }}true{{ end }}
 {{- end }}
 
-{{/* Default spread: one pod per node where possible, but never unschedulable on a small cluster. */}}
+{{/*
+Spread constraints for a component's pods. Default: one pod per node where possible, but never
+unschedulable on a small cluster (ScheduleAnyway); pod-template-hash keeps a rollout's old and new
+pods from counting against each other. A constraint without a labelSelector would match no pod,
+so it gets this component's selector.
+*/}}
 {{- define "everynode.topologySpread" -}}
-{{- if .constraints }}
-{{- toYaml .constraints }}
-{{- else }}
-- maxSkew: 1
-  topologyKey: kubernetes.io/hostname
-  whenUnsatisfiable: ScheduleAnyway
-  labelSelector:
-    matchLabels:
-      {{- include "everynode.selectorLabels" . | nindent 6 }}
-  matchLabelKeys:
-    - pod-template-hash
+{{- $default := dict "maxSkew" 1 "topologyKey" "kubernetes.io/hostname" "whenUnsatisfiable" "ScheduleAnyway" "matchLabelKeys" (list "pod-template-hash") }}
+{{- $own := dict "labelSelector" (dict "matchLabels" (include "everynode.selectorLabels" . | fromYaml)) }}
+{{- $constraints := list }}
+{{- range (.constraints | default (list $default)) }}
+{{- $constraints = append $constraints (merge (deepCopy .) $own) }}
 {{- end }}
+{{- toYaml $constraints }}
 {{- end }}
