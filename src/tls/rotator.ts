@@ -141,12 +141,16 @@ export async function loadCertificateAuthority(
 /** events.k8s.io MicroTime wants microseconds; toISOString gives milliseconds. */
 const microTime = (d: Date): string => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
 
+const eventName = (objectName: string): string =>
+  `${objectName}.${(BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000))).toString(16)}`;
+
 function defaultEventRecorder(client: KubeClient): (event: CertRotatorEvent) => Promise<void> {
   return async (event) => {
     await client.create(resourcePath(EVENTS, { namespace: event.regarding.namespace }), {
       apiVersion: 'events.k8s.io/v1',
       kind: 'Event',
-      metadata: { generateName: `${event.regarding.name}.`, namespace: event.regarding.namespace },
+      // client-go's naming (<object>.<hex nanoseconds>): the API server rejects a generateName ending in ".".
+      metadata: { name: eventName(event.regarding.name), namespace: event.regarding.namespace },
       eventTime: microTime(new Date()),
       reportingController: 'everynode.dev/controller',
       reportingInstance: hostname().slice(0, 128),
