@@ -65,6 +65,14 @@ cluster-status: deps ## Show the local control plane's components and kubeconfig
 	node hack/cluster.ts status
 
 ##@ Run
+.PHONY: demo
+demo: deps ## The main job: local cluster + everynode (Helm, dev mode) + nginx DaemonSet tutorial and a rolling update.
+	hack/demo.sh
+
+.PHONY: down
+down: ## Stop everything `make demo` started (webhook, controller, cluster).
+	hack/demo.sh down
+
 .PHONY: run-webhook
 run-webhook: build ## Run the webhook on the host (ARGS="--tls-cert-file=... ...").
 	node dist/webhook/main.js $(ARGS)
