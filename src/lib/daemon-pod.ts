@@ -66,22 +66,31 @@ export function daemonTolerations(
 
 /**
  * upstream v1helper.AddOrUpdateTolerationInPodSpec, applied for each daemon
- * toleration: a toleration with the same key, operator, value and effect is
- * replaced in place (keeping its position); otherwise it is appended.
- * Returns a new array; the input is not modified.
+ * toleration: the first toleration with the same key, operator, value and
+ * effect is replaced in place (keeping its position); otherwise it is appended.
+ * Later matches are dropped, so each added toleration appears exactly once
+ * (upstream would keep such user duplicates). Returns a new array; the input
+ * is not modified.
  */
-export function addOrUpdateTolerations(existing: V1Toleration[] | undefined, add: V1Toleration[]): V1Toleration[] {
-  const out = [...(existing ?? [])];
+export function addOrUpdateTolerations(
+  existing: V1Toleration[] | undefined,
+  add: V1Toleration[],
+): V1Toleration[] {
+  let out = [...(existing ?? [])];
   for (const tol of add) {
     const i = out.findIndex((o) => sameToleration(o, tol));
-    if (i >= 0) out[i] = { ...tol };
-    else out.push({ ...tol });
+    if (i < 0) {
+      out.push({ ...tol });
+      continue;
+    }
+    out[i] = { ...tol };
+    out = out.filter((o, j) => j <= i || !sameToleration(o, tol));
   }
   return out;
 }
 
 /** Upstream's MatchToleration: key, operator (default Equal), value and effect all equal. */
-function sameToleration(a: V1Toleration, b: V1Toleration): boolean {
+export function sameToleration(a: V1Toleration, b: V1Toleration): boolean {
   const op = (t: V1Toleration) => t.operator ?? 'Equal';
   return (
     (a.key ?? '') === (b.key ?? '') &&
@@ -116,7 +125,8 @@ export function pinToNode(affinity: V1Affinity | undefined, nodeName: string): V
  */
 export function pinnedNodeOf(pod: V1Pod): string | undefined {
   if (pod.spec?.nodeName) return pod.spec.nodeName;
-  const terms = pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
+  const terms =
+    pod.spec?.affinity?.nodeAffinity?.requiredDuringSchedulingIgnoredDuringExecution?.nodeSelectorTerms;
   if (!terms || terms.length !== 1) return undefined;
   const fields = terms[0]?.matchFields;
   if (!fields || fields.length !== 1) return undefined;
