@@ -3,7 +3,7 @@
 // tls.mode=self-managed (templates/controller-deployment.yaml).
 import { FlagError, type FlagSpecs, type FlagValues } from '../lib/flags.ts';
 import { parseDuration } from './duration.ts';
-import type { CertRotatorConfig } from './rotator.ts';
+import { validateCertRotatorConfig, type CertRotatorConfig } from './rotator.ts';
 
 export const tlsFlagSpecs = {
   'tls-mode': {
@@ -69,7 +69,7 @@ function duration(name: string, value: string): number {
 /**
  * The rotator configuration the flags ask for, or undefined with --tls-mode=none.
  * `defaultNamespace` fills --tls-secret-namespace when unset (the pod's namespace).
- * Throws FlagError when a required flag is missing or a duration is malformed.
+ * Throws FlagError when a required flag is missing, a duration is malformed, or the durations cannot work together.
  */
 export function certRotatorConfigFromFlags(
   values: TlsFlagValues,
@@ -86,7 +86,7 @@ export function certRotatorConfigFromFlags(
   for (const [name, value] of required) {
     if (!value) throw new FlagError(`--tls-mode=self-managed needs --${name}`);
   }
-  return {
+  const config: CertRotatorConfig = {
     namespace,
     secretName: values['tls-secret-name'],
     webhookConfigurationName: values['webhook-configuration-name'],
@@ -100,4 +100,10 @@ export function certRotatorConfigFromFlags(
     renewBefore: duration('tls-renew-before', values['tls-renew-before']),
     checkInterval: duration('tls-check-interval', values['tls-check-interval']),
   };
+  try {
+    validateCertRotatorConfig(config);
+  } catch (err) {
+    throw new FlagError((err as Error).message, { cause: err });
+  }
+  return config;
 }

@@ -7,8 +7,10 @@
 // rotation: the caBundle gains the new CA (keeping the old one) before the Secret
 // changes, so whichever certificate a webhook replica serves, the API server
 // trusts it; the webhook hot-reloads the files once the kubelet syncs the Secret.
-import { createPrivateKey, createPublicKey, webcrypto } from 'node:crypto';
+import { createPrivateKey, createPublicKey, webcrypto, X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
+// tsyringe, behind @peculiar/x509, needs the Reflect metadata polyfill loaded first.
+import 'reflect-metadata';
 import * as x509 from '@peculiar/x509';
 import {
   generateCertificateAuthority,
@@ -163,7 +165,8 @@ function defaultEventRecorder(client: KubeClient): (event: CertRotatorEvent) => 
   };
 }
 
-function validate(config: CertRotatorConfig): void {
+/** Throws when the configuration cannot work (e.g. renewBefore not shorter than a validity). */
+export function validateCertRotatorConfig(config: CertRotatorConfig): void {
   for (const key of ['caValidity', 'certValidity', 'renewBefore', 'checkInterval'] as const) {
     if (!(config[key] > 0)) throw new Error(`self-managed TLS: ${key} must be positive`);
   }
@@ -185,7 +188,7 @@ function validate(config: CertRotatorConfig): void {
  * failure). Throws at once on an inconsistent configuration.
  */
 export function startCertRotator(options: CertRotatorOptions): CertRotator {
-  validate(options);
+  validateCertRotatorConfig(options);
   const { client, logger, namespace, secretName, webhookConfigurationName } = options;
   const log = logger.child({ component: 'cert-rotator', secret: `${namespace}/${secretName}` });
   const recordEvent = options.recordEvent ?? defaultEventRecorder(client);
@@ -305,7 +308,7 @@ export function startCertRotator(options: CertRotatorOptions): CertRotator {
     });
 
     const first = !secret?.data?.[SECRET_KEYS.caCert];
-    const certNotAfter = new x509.X509Certificate(serving.certPem).notAfter;
+    const certNotAfter = new X509Certificate(serving.certPem).validToDate;
     const what = rotateCa
       ? first
         ? 'issued a new CA and serving certificate'

@@ -68,4 +68,18 @@ describe('certRotatorConfigFromFlags', () => {
     expect(() => certRotatorConfigFromFlags(values)).toThrow(FlagError);
     expect(() => certRotatorConfigFromFlags(values)).toThrow(/--tls-renew-before/);
   });
+
+  it('refuses a renew-before that is not shorter than the certificate validity', () => {
+    const values = parse([
+      '--tls-mode=self-managed',
+      '--tls-secret-namespace=ns',
+      '--tls-secret-name=s',
+      '--webhook-configuration-name=c',
+      '--webhook-service-name=svc',
+      '--tls-cert-validity=720h',
+      '--tls-renew-before=720h',
+    ]);
+    expect(() => certRotatorConfigFromFlags(values)).toThrow(FlagError);
+    expect(() => certRotatorConfigFromFlags(values)).toThrow(/must both exceed renew-before/);
+  });
 });
