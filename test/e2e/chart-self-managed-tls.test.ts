@@ -421,6 +421,23 @@ describe('self-managed TLS', () => {
   });
 
   it('helm upgrade keeps the certificate and caBundle written at runtime', async () => {
+    // Put back the Service reference the chart renders (this file swapped it for a URL), so the
+    // upgrade meets the release's own configuration plus what the rotator wrote.
+    await cluster.kubectl([
+      'patch',
+      'mutatingwebhookconfiguration',
+      configName,
+      '--type=json',
+      '-p',
+      JSON.stringify([
+        { op: 'remove', path: '/webhooks/0/clientConfig/url' },
+        {
+          op: 'add',
+          path: '/webhooks/0/clientConfig/service',
+          value: { name: webhookName, namespace, port: 443, path: '/mutate' },
+        },
+      ]),
+    ]);
     const secretBefore = await readSecret();
     const bundleBefore = await readCaBundle();
     await cluster.helm([
