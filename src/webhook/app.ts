@@ -2,11 +2,12 @@
 // server.ts; tests drive this app directly with supertest.
 //
 // Shell rules (after controller-runtime pkg/webhook/admission/http.go):
-//   body over 7 MiB → 413; empty body → 400; Content-Type not application/json → 415;
-//   not JSON → 400; not an admission.k8s.io/v1 AdmissionReview with request.uid → 400;
-//   anything thrown while deciding → HTTP 200 AdmissionReview, allowed:false, code 500.
-// Bad input is answered with a short JSON {error} and logged at warn; nothing here
-// answers 5xx or lets an exception escape.
+//   empty body → 400; Content-Type not application/json (or a charset other than
+//   utf-8, or a Content-Encoding) → 415; body over 7 MiB → 413 at once, connection
+//   closed; not JSON → 400; not an admission.k8s.io/v1 AdmissionReview with a
+//   request.uid → 400; anything thrown while deciding → HTTP 200 AdmissionReview,
+//   allowed:false, code 500. Bad input is answered with a short JSON {error} and
+//   logged at warn; nothing here answers 5xx or lets an exception escape.
 import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
@@ -63,23 +64,72 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     next();
   };
 
-  const parseJson = express.json({ limit: MAX_BODY_BYTES, type: 'application/json', strict: true });
+  // Hand-written instead of express.json(): body-parser reads an over-limit body
+  // to its end before reporting 413, so an endless body would never be answered,
+  // and its charset/inflate machinery is dead weight on the hot path.
+  const readJsonBody: RequestHandler = (req, res, next) => {
+    const length = req.headers['content-length'];
+    if ((length === undefined && req.headers['transfer-encoding'] === undefined) || length === '0') {
+      badRequest(res, 400, 'request body is empty');
+      return;
+    }
+    const typeProblem = contentTypeProblem(req.headers['content-type'], req.headers['content-encoding']);
+    if (typeProblem) {
+      closeAfterResponse(req, res);
+      badRequest(res, 415, typeProblem);
+      return;
+    }
+    if (length !== undefined && Number(length) > MAX_BODY_BYTES) {
+      closeAfterResponse(req, res);
+      badRequest(res, 413, TOO_LARGE);
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let received = 0;
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      if (received > MAX_BODY_BYTES) {
+        cleanup();
+        closeAfterResponse(req, res);
+        badRequest(res, 413, TOO_LARGE);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      if (received === 0) {
+        badRequest(res, 400, 'request body is empty');
+        return;
+      }
+      try {
+        req.body = (JSON.parse as (text: string) => unknown)(
+          (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)).toString('utf8'),
+        );
+      } catch {
+        badRequest(res, 400, 'request body is not valid JSON');
+        return;
+      }
+      next();
+    };
+    const onError = (err: Error) => {
+      cleanup();
+      // The client went away mid-body: there is nobody to answer, only the count.
+      logger.debug({ err }, 'admission request aborted');
+      res.statusCode = 400;
+    };
+    const cleanup = () => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+    };
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+  };
 
   const mutate: RequestHandler = (req, res) => {
     const body: unknown = req.body;
-    if (body === undefined) {
-      // express.json leaves the body unset when there is none or its type is not JSON.
-      if (!req.is('application/json') && hasBody(req.headers)) {
-        badRequest(
-          res,
-          415,
-          `Content-Type must be application/json, got ${JSON.stringify(req.headers['content-type'] ?? '')}`,
-        );
-      } else {
-        badRequest(res, 400, 'request body is empty');
-      }
-      return;
-    }
     const decoded = decodeReview(body);
     if (!decoded.ok) {
       badRequest(res, 400, decoded.error);
@@ -112,30 +162,22 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     res.status(status).json({ error });
   };
 
+  // Only a bug in a middleware can get here: still a short 4xx, never express's HTML 500.
   const onError: ErrorRequestHandler = (err: unknown, req, res, next) => {
     if (res.headersSent) {
       next(err);
       return;
     }
-    const e = err as { status?: number; statusCode?: number; type?: string; message?: string };
-    const given = e.status ?? e.statusCode;
-    const status = typeof given === 'number' && given >= 400 && given < 500 ? given : 400;
-    const error =
-      e.type === 'entity.too.large'
-        ? `request body exceeds ${MAX_BODY_BYTES} bytes`
-        : e.type === 'entity.parse.failed'
-          ? 'request body is not valid JSON'
-          : (e.message ?? 'bad request');
-    // An unread remainder (e.g. an over-long body) must not be parsed as the next request.
-    if (!req.complete) res.set('Connection', 'close');
-    badRequest(res, status, error);
+    logger.error({ err }, 'unexpected error in the admission shell');
+    closeAfterResponse(req, res);
+    badRequest(res, 400, 'bad request');
   };
 
   const app = express();
   app.disable('x-powered-by');
   app.set('etag', false);
   app.set('query parser', false);
-  app.post(MUTATE_PATH, instrument, parseJson, mutate);
+  app.post(MUTATE_PATH, instrument, readJsonBody, mutate);
   app.all(MUTATE_PATH, (_req, res) => {
     res.set('Allow', 'POST');
     badRequest(res, 405, 'method not allowed: use POST');
@@ -145,9 +187,49 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
   return app;
 }
 
-function hasBody(headers: { 'transfer-encoding'?: string; 'content-length'?: string }): boolean {
-  return (
-    headers['transfer-encoding'] !== undefined ||
-    (headers['content-length'] !== undefined && headers['content-length'] !== '0')
-  );
+const TOO_LARGE = `request body exceeds ${MAX_BODY_BYTES} bytes`;
+
+/** Why the body cannot be read as JSON, or undefined when it can. */
+function contentTypeProblem(
+  contentType: string | undefined,
+  contentEncoding: string | undefined,
+): string | undefined {
+  const [mediaType = '', ...params] = (contentType ?? '').split(';');
+  if (mediaType.trim().toLowerCase() !== 'application/json') {
+    return `Content-Type must be application/json, got ${JSON.stringify(contentType ?? '')}`;
+  }
+  for (const param of params) {
+    const [name = '', value = ''] = param.split('=', 2);
+    if (name.trim().toLowerCase() !== 'charset') continue;
+    const charset = value
+      .trim()
+      .replace(/^"(.*)"$/, '$1')
+      .toLowerCase();
+    if (charset !== 'utf-8' && charset !== 'utf8')
+      return `unsupported charset ${JSON.stringify(charset)}: use utf-8`;
+  }
+  if (contentEncoding !== undefined && contentEncoding.toLowerCase() !== 'identity') {
+    return `unsupported Content-Encoding ${JSON.stringify(contentEncoding)}`;
+  }
+  return undefined;
+}
+
+const LINGER_MILLIS = 1_000;
+
+/**
+ * An unread body must not be parsed as the next request, so the connection
+ * closes after the response. Closing a socket with unread input makes the kernel
+ * send RST, which can destroy the response before the client reads it; like Go's
+ * net/http (closeWriteAndWait), send FIN and keep discarding input for a moment.
+ */
+function closeAfterResponse(req: express.Request, res: express.Response): void {
+  if (req.complete) return;
+  res.set('Connection', 'close');
+  const socket = req.socket;
+  // node's http server calls destroySoon() once a "Connection: close" response is written.
+  socket.destroySoon = function lingeringClose(this: typeof socket) {
+    this.end();
+    this.resume();
+    setTimeout(() => this.destroy(), LINGER_MILLIS).unref();
+  };
 }
