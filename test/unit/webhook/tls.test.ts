@@ -36,7 +36,7 @@ async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${String(last)}` : ''}`);
+  throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
 }
 
 /** A Secret volume as the kubelet writes it: files behind a `..data` symlink swapped atomically. */
@@ -131,18 +131,18 @@ describe('webhook binary over TLS', () => {
     );
     child.stdout!.on('data', (d: Buffer) => (logs += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (logs += d.toString()));
-    const lines = () =>
+    const lines = (): { msg?: string; port?: number }[] =>
       logs
         .split('\n')
         .filter((l) => l.startsWith('{'))
-        .map((l) => JSON.parse(l));
+        .map((l) => JSON.parse(l) as { msg?: string; port?: number });
     port = await waitFor(
       'the HTTPS port in the logs',
-      async () => lines().find((l) => l.msg === 'webhook serving HTTPS')?.port,
+      () => lines().find((l) => l.msg === 'webhook serving HTTPS')?.port,
     );
     metricsPort = await waitFor(
       'the metrics port in the logs',
-      async () => lines().find((l) => l.msg?.startsWith('serving /metrics'))?.port,
+      () => lines().find((l) => l.msg?.startsWith('serving /metrics'))?.port,
     );
     await waitFor('readiness', async () =>
       (await fetch(`http://127.0.0.1:${metricsPort}/readyz`)).ok ? true : undefined,
