@@ -47,6 +47,12 @@ test-unit: deps ## Unit tests only (no cluster).
 test: deps tools lint build ## Everything: lint, unit tests, e2e tests on a real control plane.
 	npx vitest run
 
+##@ Benchmarks
+BENCH_NODES ?= 100,1000
+.PHONY: bench-controller
+bench-controller: deps tools build ## DaemonSet create + rolling update on kwok nodes: everynode vs KCM's controller (BENCH_NODES=100,1000).
+	node bench/controller/run.ts --nodes $(BENCH_NODES) $(ARGS)
+
 ##@ Tools and local cluster
 .PHONY: tools
 tools: ## Build etcd, kube-*, kubectl, kwok and helm from Go modules into bin/ (cached).

@@ -50,6 +50,13 @@ export interface ClusterOptions {
   /** Also a `kwok-control-plane` node tainted node-role.kubernetes.io/control-plane:NoSchedule (default true). */
   controlPlane?: boolean;
   binDir?: string;
+  /**
+   * Run kube-controller-manager's own DaemonSet controller (default false:
+   * everynode replaces it). For the benchmark's comparison run.
+   */
+  builtInDaemonSetController?: boolean;
+  /** Flags appended after the defaults (a repeated scalar flag takes the last value), e.g. client QPS. */
+  extraArgs?: Partial<Record<'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]>>;
   /** Progress messages (default: none). */
   log?: (message: string) => void;
 }
@@ -469,7 +476,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStat
         `--tls-private-key-file=${pki.files.controllerManagerKey}`,
         '--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics',
         // everynode replaces the built-in DaemonSet controller; everything else stays on.
-        '--controllers=*,-daemonset',
+        options.builtInDaemonSetController ? '--controllers=*' : '--controllers=*,-daemonset',
         `--root-ca-file=${pki.files.caCert}`,
         `--service-account-private-key-file=${pki.files.serviceAccountKey}`,
         '--use-service-account-credentials=true',
@@ -478,6 +485,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStat
         '--leader-elect=false',
         '--kube-api-qps=100',
         '--kube-api-burst=200',
+        ...(options.extraArgs?.['kube-controller-manager'] ?? []),
       ]),
       start('kube-scheduler', [
         `--kubeconfig=${pki.kubeconfigs.scheduler}`,
@@ -489,6 +497,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStat
         `--tls-private-key-file=${pki.files.schedulerKey}`,
         '--authorization-always-allow-paths=/healthz,/readyz,/livez,/metrics',
         '--leader-elect=false',
+        ...(options.extraArgs?.['kube-scheduler'] ?? []),
       ]),
       start('kwok', [
         `--kubeconfig=${pki.kubeconfigs.kwok}`,
@@ -501,6 +510,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStat
         `--server-address=127.0.0.1:${ports.kwok}`,
         // Liveness through node Leases, as kubelets do (the heartbeat stage updates status rarely).
         '--node-lease-duration-seconds=40',
+        ...(options.extraArgs?.kwok ?? []),
       ]),
     ]);
     const serving = { ca: pki.ca.certPem };
