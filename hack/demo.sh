@@ -6,7 +6,8 @@
 # with a rolling image update. The cluster and the processes keep running;
 # `make down` (hack/demo.sh down) stops them all.
 #
-# Every step logs to .cluster/logs/<step>.log; a failure names the step and
+# Every step logs to .cluster/logs/<step>.log (steps before the cluster exists:
+# a scratch directory, moved there afterwards); a failure names the step and
 # prints the end of its log.
 set -Eeuo pipefail  # -E: the ERR trap also fires inside functions
 
@@ -15,7 +16,9 @@ cd "$root"
 export PATH="$root/bin:$("$root/hack/ensure-node.sh"):$PATH"
 
 state=$root/.cluster
-logs=$state/logs
+# Until the cluster exists its directory may be wiped (`cluster.ts up` starts from an empty one), so the
+# first steps log to a scratch directory; their logs move to .cluster/logs/ once the cluster is up.
+logs=$(mktemp -d "${TMPDIR:-/tmp}/everynode-demo-logs.XXXXXX")
 pids=$state/demo.pids
 export KUBECONFIG=$state/kubeconfig
 tls=$state/webhook-tls
@@ -108,7 +111,8 @@ port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 start_process() { # name script args...
   local name=$1 script=$2
   shift 2
-  node "$script" "$@" >>"$logs/$name.log" 2>&1 &
+  # nohup: the processes outlive this script and the terminal it ran in (nohup execs node: same pid).
+  nohup node "$script" "$@" >>"$logs/$name.log" 2>&1 </dev/null &
   echo "$! $script" >>"$pids"
   echo "    $name started (pid $!), log: $logs/$name.log"
 }
@@ -138,6 +142,10 @@ long npx tsc -p tsconfig.build.json
 step "start the cluster: 1 tainted control-plane node + 4 kwok workers" cluster
 long node hack/cluster.ts up --nodes 4 --control-plane 1
 tail -n 3 "$current_log" | sed 's/^/    /'
+mkdir -p "$state/logs"
+mv "$logs"/*.log "$state/logs/"
+rmdir "$logs"
+logs=$state/logs
 
 step "generate the webhook's development certificate (CA + 127.0.0.1)" certs
 mkdir -p "$tls"
