@@ -83,6 +83,10 @@ down: ## Stop everything `make demo` started (webhook, controller, cluster).
 run-webhook: build ## Run the webhook on the host (ARGS="--tls-cert-file=... ...").
 	node dist/webhook/main.js $(ARGS)
 
+.PHONY: bench-webhook
+bench-webhook: deps ## Benchmark the webhook: max admissions/s on one core, p50/p99 at 1,000/s (loopback, ~1 min).
+	node bench/webhook/run.ts $(ARGS)
+
 .PHONY: run-controller
 run-controller: build ## Run the controller on the host against .cluster/kubeconfig.
 	node dist/controller/main.js --kubeconfig $(KUBECONFIG_FILE) $(ARGS)

@@ -154,12 +154,12 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
         `internal error: ${err instanceof Error ? err.message : String(err)}`,
       );
     }
-    res.status(200).json(review);
+    sendJson(res, 200, JSON.stringify(review));
   };
 
   const badRequest = (res: express.Response, status: number, error: string) => {
     logger.warn({ status, error, remoteAddress: res.req.socket.remoteAddress }, 'rejected admission request');
-    res.status(status).json({ error });
+    sendJson(res, status, JSON.stringify({ error }));
   };
 
   // Only a bug in a middleware can get here: still a short 4xx, never express's HTML 500.
@@ -185,6 +185,16 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
   app.use((req, res) => badRequest(res, 404, `no such path: ${req.path}`));
   app.use(onError);
   return app;
+}
+
+/**
+ * node's writeHead/end rather than express's res.json: res.json goes through
+ * res.send (charset negotiation, ETag and freshness checks) that an admission
+ * answer never needs, on every request.
+ */
+function sendJson(res: express.Response, status: number, body: string): void {
+  res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+  res.end(body);
 }
 
 const TOO_LARGE = `request body exceeds ${MAX_BODY_BYTES} bytes`;
