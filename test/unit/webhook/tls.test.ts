@@ -22,7 +22,7 @@ const ROOT = join(import.meta.dirname, '../../..');
 
 async function waitFor<T>(
   what: string,
-  probe: () => Promise<T | undefined>,
+  probe: () => T | undefined | Promise<T | undefined>,
   timeoutMillis = 20_000,
 ): Promise<T> {
   const deadline = Date.now() + timeoutMillis;
