@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import { EventRecorder } from '../lib/events.ts';
-import { parseFlagsOrExit, type FlagSpecs } from '../lib/flags.ts';
+import { FlagError, parseFlagsOrExit, usage, type FlagSpecs } from '../lib/flags.ts';
 import { inClusterNamespace, KubeClient, loadKubeConfig } from '../lib/kube.ts';
 import { LeaderElector } from '../lib/leader-election.ts';
 import { createLogger, flushLogger, LOG_LEVELS, type Logger } from '../lib/logger.ts';
@@ -15,6 +15,8 @@ import { newProcessRegistry } from '../lib/metrics.ts';
 import { startProbeServer, type ProbeServer } from '../lib/probe-server.ts';
 import { installShutdown } from '../lib/shutdown.ts';
 import { everynodeVersion } from '../lib/version.ts';
+import { certRotatorConfigFromFlags, tlsFlagSpecs } from '../tls/flags.ts';
+import { startCertRotator, type CertRotator, type CertRotatorConfig } from '../tls/rotator.ts';
 import { DaemonSetController, DEFAULT_BURST } from './controller.ts';
 
 /** `source.component` of our Events; `kubectl describe ds` shows it in the From column. */
@@ -44,6 +46,11 @@ export interface StartControllerOptions {
   metricsHost?: string;
   registry?: Registry;
   informer?: { relistIntervalMs?: number; silenceTimeoutMs?: number };
+  /**
+   * Self-managed webhook TLS (--tls-mode=self-managed): the rotator runs only
+   * while this process leads, so the Secret and caBundle have a single writer.
+   */
+  certRotator?: CertRotatorConfig;
   /** Called after leadership was lost and writing stopped (main exits non-zero). */
   onLeadershipLost?: () => void;
 }
@@ -106,7 +113,17 @@ export async function startController(options: StartControllerOptions): Promise<
   let elector: LeaderElector | undefined;
   let running: Promise<void> | undefined;
 
+  let rotator: CertRotator | undefined;
+  const startRotator = () => {
+    if (options.certRotator) rotator = startCertRotator({ ...options.certRotator, client, logger: log });
+  };
+  const stopRotator = async () => {
+    await rotator?.stop();
+    rotator = undefined;
+  };
+
   const closeAll = async () => {
+    await stopRotator();
     await events.flush();
     await probe?.close();
     await client.close();
@@ -125,6 +142,7 @@ export async function startController(options: StartControllerOptions): Promise<
       ...(options.renewDeadlineMs ? { renewDeadlineMs: options.renewDeadlineMs } : {}),
       ...(options.retryPeriodMs ? { retryPeriodMs: options.retryPeriodMs } : {}),
       onStartedLeading: (leading) => {
+        startRotator();
         running = controller.run(leading).catch((err: unknown) => {
           if (!leading.aborted) log.error({ err }, 'controller stopped with an error');
         });
@@ -134,6 +152,7 @@ export async function startController(options: StartControllerOptions): Promise<
         // The leading signal already cancelled in-flight writes; no new sync may start.
         log.error('leadership lost, stopping');
         void (async () => {
+          await stopRotator();
           controller.queue.shutDown();
           await running;
           await controller.stop();
@@ -145,6 +164,7 @@ export async function startController(options: StartControllerOptions): Promise<
     });
     void elector.start();
   } else {
+    startRotator();
     running = controller
       .run()
       .catch((err: unknown) => log.error({ err }, 'controller stopped with an error'));
@@ -219,10 +239,19 @@ const FLAGS = {
     description: 'Port of /metrics, /healthz and /readyz.',
   },
   'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'Log level.' },
+  ...tlsFlagSpecs,
 } as const satisfies FlagSpecs;
 
 export async function main(argv: readonly string[]): Promise<void> {
   const flags = parseFlagsOrExit(FLAGS, argv, 'everynode-controller');
+  let certRotator: CertRotatorConfig | undefined;
+  try {
+    certRotator = certRotatorConfigFromFlags(flags, inClusterNamespace());
+  } catch (err) {
+    if (!(err instanceof FlagError)) throw err;
+    process.stderr.write(`Error: ${err.message}\n${usage(FLAGS, 'everynode-controller')}`);
+    process.exit(2);
+  }
   const logger = createLogger({ name: 'controller', level: flags['log-level'] });
   logger.info({ version: everynodeVersion }, 'starting everynode controller');
   let handle: ControllerHandle;
@@ -238,6 +267,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       ...(flags['leader-elect-namespace'] ? { leaderElectNamespace: flags['leader-elect-namespace'] } : {}),
       leaderElectId: flags['leader-elect-id'],
       metricsPort: flags['metrics-port'],
+      ...(certRotator ? { certRotator } : {}),
       // controller-runtime exits when it loses the lease; the Deployment restarts us as a standby.
       onLeadershipLost: () => {
         flushLogger(logger);
