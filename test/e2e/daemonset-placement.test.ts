@@ -16,11 +16,11 @@ import { repoRoot } from '../harness/tools.ts';
 import { done, notYet, waitFor } from '../harness/wait.ts';
 import {
   describePods,
-  eventsFor,
   Everynode,
   podsOf,
   readPodIfExists,
   waitForDaemonPods,
+  waitForEvent,
   waitForStatus,
 } from './support/everynode.ts';
 
@@ -88,10 +88,7 @@ async function expectPinnedAndScheduled(pod: V1Pod): Promise<void> {
   });
   for (const toleration of daemonTolerations(pod.spec!.hostNetwork === true))
     expect(pod.spec!.tolerations).toContainEqual(toleration);
-  const scheduled = await waitFor(`the Scheduled event of pod ${pod.metadata!.name!}`, async () => {
-    const [event] = await eventsFor(cluster, namespace, pod.metadata!.name!, 'Scheduled');
-    return event ? done(event) : notYet('no Scheduled event yet');
-  });
+  const scheduled = await waitForEvent(cluster, namespace, pod.metadata!.name!, 'Scheduled');
   expect(scheduled.reportingComponent ?? scheduled.source?.component).toBe('default-scheduler');
   expect(scheduled.message).toContain(`to ${node}`);
 }

@@ -458,6 +458,25 @@ export async function eventsFor(
   return events.items.filter((e) => reason === undefined || e.reason === reason);
 }
 
+/** Waits for an event with `reason` about the object named `name` (events are written asynchronously). */
+export async function waitForEvent(
+  cluster: ClusterClient,
+  namespace: string,
+  name: string,
+  reason: string,
+  options: WaitOptions = {},
+): Promise<CoreV1Event> {
+  return waitFor(
+    `a ${reason} event about ${name}`,
+    async () => {
+      const events = await eventsFor(cluster, namespace, name);
+      const found = events.find((e) => e.reason === reason);
+      return found ? done(found) : notYet(events.map((e) => `${e.reason ?? '?'}: ${e.message ?? ''}`));
+    },
+    { timeoutMs: 30_000, ...options },
+  );
+}
+
 /** Reads a pod, or undefined once it is gone. */
 export async function readPodIfExists(
   cluster: ClusterClient,
