@@ -192,7 +192,9 @@ export class KubeClient {
   /** One request through the rate limiter; resolves with the parsed JSON body, rejects with ApiError on HTTP errors. */
   async request<T>(method: string, path: string, options: RequestOptions = {}): Promise<T> {
     await this.limiter.take(options.signal);
-    const timeout = AbortSignal.timeout(this.requestTimeoutMs);
+    // undici's own headers/body timeouts (requestTimeoutMs) fire first and drop the connection; this outer
+    // deadline only bounds the total time of a slow but moving response.
+    const timeout = AbortSignal.timeout(Math.ceil(2 * this.requestTimeoutMs));
     const signal = options.signal ? AbortSignal.any([options.signal, timeout]) : timeout;
     const response = await this.send(method, path, options, signal);
     const text = await response.text();
@@ -208,7 +210,23 @@ export class KubeClient {
    */
   async *watch<T>(path: string, query: Query, signal: AbortSignal): AsyncGenerator<WatchEvent<T>> {
     await this.limiter.take(signal);
-    const response = await this.send('GET', path, { query: { ...query, watch: true } }, signal);
+    // Each watch gets its own connection, destroyed when the watch ends: aborting a fetch leaves undici's
+    // socket in place, and a silent (half-open) watch connection must really go away when we give up on it.
+    const agent = await this.newAgent(0);
+    try {
+      yield* this.watchOn<T>(agent, path, query, signal);
+    } finally {
+      await agent.destroy().catch(() => undefined);
+    }
+  }
+
+  private async *watchOn<T>(
+    agent: Agent,
+    path: string,
+    query: Query,
+    signal: AbortSignal,
+  ): AsyncGenerator<WatchEvent<T>> {
+    const response = await this.send('GET', path, { query: { ...query, watch: true } }, signal, agent);
     if (!response.ok) {
       const text = await response.text();
       let parsed: unknown;
@@ -234,7 +252,13 @@ export class KubeClient {
     }
   }
 
-  private async send(method: string, path: string, options: RequestOptions, signal: AbortSignal) {
+  private async send(
+    method: string,
+    path: string,
+    options: RequestOptions,
+    signal: AbortSignal,
+    dispatcher?: Dispatcher,
+  ) {
     const url = new URL(this.server + path);
     for (const [k, v] of Object.entries(options.query ?? {})) {
       if (v !== undefined) url.searchParams.set(k, String(v));
@@ -248,39 +272,53 @@ export class KubeClient {
     }
     const body = options.rawBody ?? (options.body === undefined ? undefined : JSON.stringify(options.body));
     if (body !== undefined) headers['content-type'] = options.contentType ?? 'application/json';
-    return fetch(url, { method, headers, body, signal, dispatcher: await this.getDispatcher() });
+    return fetch(url, {
+      method,
+      headers,
+      body,
+      signal,
+      dispatcher: dispatcher ?? (await this.getDispatcher()),
+    });
   }
 
   /**
-   * One keep-alive connection pool for every request and watch. Built once from
-   * the kubeconfig's TLS material (client-node creates a new undici Agent per
-   * request, which costs a TLS handshake each time).
+   * The keep-alive connection pool for ordinary requests, built once from the
+   * kubeconfig's TLS material (client-node creates a new undici Agent per
+   * request, which costs a TLS handshake each time). undici does not drop a
+   * connection when a request on it is aborted, so a half-open connection
+   * would swallow every later request; its own headers/body timeouts do
+   * destroy the socket, so they are set to the request deadline.
    */
   private getDispatcher(): Promise<Dispatcher> {
-    this.dispatcher ??= (async () => {
-      const tls: {
-        ca?: Buffer;
-        cert?: Buffer;
-        key?: Buffer;
-        rejectUnauthorized?: boolean;
-        servername?: string;
-      } = {};
-      await this.kubeConfig.applyToHTTPSOptions(tls);
-      return new Agent({
-        connect: {
-          ca: tls.ca,
-          cert: tls.cert,
-          key: tls.key,
-          rejectUnauthorized: tls.rejectUnauthorized,
-          servername: tls.servername,
-          keepAlive: true,
-        },
-      });
-    })();
+    this.dispatcher ??= this.newAgent(this.requestTimeoutMs);
     return this.dispatcher;
   }
 
-  /** Closes the connection pool (open watches end). */
+  private async newAgent(idleTimeoutMs: number): Promise<Agent> {
+    const tls: {
+      ca?: Buffer;
+      cert?: Buffer;
+      key?: Buffer;
+      rejectUnauthorized?: boolean;
+      servername?: string;
+    } = {};
+    await this.kubeConfig.applyToHTTPSOptions(tls);
+    return new Agent({
+      headersTimeout: this.requestTimeoutMs,
+      // 0 disables it: watches end through their own silence watchdog.
+      bodyTimeout: idleTimeoutMs,
+      connect: {
+        ca: tls.ca,
+        cert: tls.cert,
+        key: tls.key,
+        rejectUnauthorized: tls.rejectUnauthorized,
+        servername: tls.servername,
+        keepAlive: true,
+      },
+    });
+  }
+
+  /** Closes the connection pool. */
   async close(): Promise<void> {
     if (!this.dispatcher) return;
     const d = await this.dispatcher;

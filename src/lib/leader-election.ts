@@ -177,7 +177,10 @@ export class LeaderElector {
 
   /** One attempt; true when we hold the Lease afterwards. Never throws. */
   private async tryAcquireOrRenew(budgetMs = this.o.renewDeadlineMs): Promise<boolean> {
-    const signal = AbortSignal.any([this.stopController.signal, AbortSignal.timeout(Math.max(1, budgetMs))]);
+    const signal = AbortSignal.any([
+      this.stopController.signal,
+      AbortSignal.timeout(Math.max(1, Math.ceil(budgetMs))),
+    ]);
     const now = Date.now();
     const desired = (prev: LeaseSpec | undefined, weHeldIt: boolean): LeaseSpec => ({
       holderIdentity: this.o.identity,
@@ -247,7 +250,7 @@ export class LeaderElector {
             leaseTransitions: current.spec.leaseTransitions ?? 0,
           },
         },
-        signal: AbortSignal.timeout(this.o.renewDeadlineMs),
+        signal: AbortSignal.timeout(Math.ceil(this.o.renewDeadlineMs)),
       });
       this.observe(released);
       this.log.info('released the lease');
