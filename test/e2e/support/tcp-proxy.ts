@@ -9,9 +9,14 @@ export class TcpProxy {
   private readonly server: Server;
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
   private readonly frozen = new Set<{ client: Socket; upstream: Socket }>();
+  private partitioned = false;
 
   private constructor(targetHost: string, targetPort: number) {
     this.server = createServer((client) => {
+      if (this.partitioned) {
+        client.resetAndDestroy();
+        return;
+      }
       const upstream = connect(targetPort, targetHost);
       const pair = { client, upstream };
       this.pairs.add(pair);
@@ -61,6 +66,16 @@ export class TcpProxy {
     // Frozen connections no longer count as relayed; new ones are relayed normally.
     for (const pair of this.pairs) this.frozen.add(pair);
     this.pairs.clear();
+  }
+
+  /** A network partition: current connections go silent and new ones are refused, until heal(). */
+  partition(): void {
+    this.partitioned = true;
+    this.freezeAll();
+  }
+
+  heal(): void {
+    this.partitioned = false;
   }
 
   async close(): Promise<void> {
