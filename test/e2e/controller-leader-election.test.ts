@@ -136,7 +136,7 @@ describe('two controller processes', () => {
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     const proc: Proc = { child, lines: [] };
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       try {
         proc.lines.push(JSON.parse(line) as Record<string, unknown>);
       } catch {
