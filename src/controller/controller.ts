@@ -39,7 +39,7 @@ import { WorkQueue } from '../lib/workqueue.ts';
 import { daemonSetKey, executePlan } from './executor.ts';
 import { ControllerExpectations } from './expectations.ts';
 import { nodeShouldRunDaemonPod } from './placement.ts';
-import { planDaemonSet } from './plan.ts';
+import { planDaemonSet, selectsAllPods } from './plan.ts';
 import type { BackoffEntry, Snapshot } from './types.ts';
 
 export const CONTROLLER_NAME = 'daemonset';
@@ -244,7 +244,10 @@ export class DaemonSetController {
     const ds: V1DaemonSet = { apiVersion: 'apps/v1', kind: 'DaemonSet', ...cached };
     // Claims may write (adopt/release); the snapshot is then read from the caches in one synchronous step,
     // together with the expectations, so no informer event can slip in between the two.
-    const claimed = await this.claim(ds, signal);
+    // upstream returns before claiming for an everything-selector or a DaemonSet being deleted; the planner
+    // reports those cases, and claiming then could adopt every labelled pod of the namespace.
+    const claimed =
+      selectsAllPods(ds) || ds.metadata?.deletionTimestamp ? noClaims() : await this.claim(ds, signal);
     const snapshot: Snapshot = {
       ds,
       nodes: this.nodes.list(),
@@ -613,6 +616,11 @@ interface ClaimResult<T> {
   adopted: T[];
   released: Set<string>;
 }
+
+const noClaims = () => ({
+  pods: { adopted: [], released: new Set<string>() } as ClaimResult<V1Pod>,
+  revisions: { adopted: [], released: new Set<string>() } as ClaimResult<V1ControllerRevision>,
+});
 
 function sameLabels(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
   const ea = Object.entries(a ?? {});
