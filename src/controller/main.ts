@@ -175,7 +175,8 @@ export async function startController(options: StartControllerOptions): Promise<
       log.info('stopping: draining in-flight syncs');
       await controller.stop();
       await running;
-      // Release only after the last write, so the next leader never overlaps with us.
+      await stopRotator();
+      // Release only after the last write (syncs and certificate rotation), so the next leader never overlaps with us.
       await elector?.stop();
       await closeAll();
       resolveDone();
