@@ -8,7 +8,8 @@
 //   request.uid → 400; anything thrown while deciding → HTTP 200 AdmissionReview,
 //   allowed:false, code 500. Bad input is answered with a short JSON {error} and
 //   logged at warn; nothing here answers 5xx or lets an exception escape.
-import express, { type ErrorRequestHandler, type Express, type RequestHandler } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { NetworkUnavailableMode } from '../lib/daemon-pod.ts';
@@ -29,7 +30,16 @@ export interface WebhookAppOptions {
   registry?: Registry;
 }
 
-export function createWebhookApp(options: WebhookAppOptions): Express {
+/** A plain node:http request listener. */
+export type RequestListener = (req: IncomingMessage, res: ServerResponse) => void;
+
+interface Shell {
+  handleMutate: RequestListener;
+  badRequest: (res: ServerResponse, status: number, error: string) => void;
+  logger: Logger;
+}
+
+function createShell(options: WebhookAppOptions): Shell {
   const logger = options.logger ?? silentLogger();
   const registry = options.registry ?? newProcessRegistry();
   const metrics = registerWebhookMetrics(registry);
@@ -42,32 +52,60 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
   const requestsByCode = new Map<number, ReturnType<typeof metrics.requests.labels>>();
   const counterFor = (code: number) => {
     let counter = requestsByCode.get(code);
-    if (!counter)
-      requestsByCode.set(
-        code,
-        (counter = metrics.requests.labels({ webhook: MUTATE_PATH, code: String(code) })),
-      );
+    if (!counter) {
+      counter = metrics.requests.labels({ webhook: MUTATE_PATH, code: String(code) });
+      requestsByCode.set(code, counter);
+    }
     return counter;
   };
-  const countRequest = (code: number) => counterFor(code).inc();
   counterFor(200).inc(0); // present at 0 from the first scrape
 
-  const instrument: RequestHandler = (_req, res, next) => {
+  const badRequest = (res: ServerResponse, status: number, error: string) => {
+    logger.warn({ status, error, remoteAddress: res.req.socket.remoteAddress }, 'rejected admission request');
+    sendJson(res, status, JSON.stringify({ error }));
+  };
+
+  const decide = (res: ServerResponse, body: unknown) => {
+    const decoded = decodeReview(body);
+    if (!decoded.ok) {
+      badRequest(res, 400, decoded.error);
+      return;
+    }
+    const { request } = decoded;
+    let review;
+    try {
+      const result = admitPod(request, mutateOptions);
+      review = decisionReview(request.uid, result);
+      if (logger.isLevelEnabled('debug')) {
+        logger.debug(
+          { uid: request.uid, namespace: request.namespace, name: request.name, result },
+          'admission decided',
+        );
+      }
+    } catch (err) {
+      metrics.panics.inc();
+      logger.error({ err, uid: request.uid }, 'admission failed');
+      review = erroredReview(
+        request.uid,
+        `internal error: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+    sendJson(res, 200, JSON.stringify(review));
+  };
+
+  // The body is read by hand instead of express.json(): body-parser reads an
+  // over-limit body to its end before reporting 413, so an endless body would
+  // never be answered, and its charset/inflate machinery is dead weight here.
+  const handleMutate: RequestListener = (req, res) => {
     const start = process.hrtime.bigint();
     inFlight.inc();
     // 'close' fires for completed and for aborted responses alike.
     res.once('close', () => {
       inFlight.dec();
       latency.observe(Number(process.hrtime.bigint() - start) / 1e9);
-      countRequest(res.statusCode);
+      counterFor(res.statusCode).inc();
     });
-    next();
-  };
 
-  // Hand-written instead of express.json(): body-parser reads an over-limit body
-  // to its end before reporting 413, so an endless body would never be answered,
-  // and its charset/inflate machinery is dead weight on the hot path.
-  const readJsonBody: RequestHandler = (req, res, next) => {
     const length = req.headers['content-length'];
     if ((length === undefined && req.headers['transfer-encoding'] === undefined) || length === '0') {
       badRequest(res, 400, 'request body is empty');
@@ -102,15 +140,16 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
         badRequest(res, 400, 'request body is empty');
         return;
       }
+      let body: unknown;
       try {
-        req.body = (JSON.parse as (text: string) => unknown)(
+        body = JSON.parse(
           (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, received)).toString('utf8'),
         );
       } catch {
         badRequest(res, 400, 'request body is not valid JSON');
         return;
       }
-      next();
+      decide(res, body);
     };
     const onError = (err: Error) => {
       cleanup();
@@ -128,41 +167,22 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     req.on('error', onError);
   };
 
-  const mutate: RequestHandler = (req, res) => {
-    const body: unknown = req.body;
-    const decoded = decodeReview(body);
-    if (!decoded.ok) {
-      badRequest(res, 400, decoded.error);
-      return;
-    }
-    const { request } = decoded;
-    let review;
-    try {
-      const result = admitPod(request, mutateOptions);
-      review = decisionReview(request.uid, result);
-      if (logger.isLevelEnabled('debug')) {
-        logger.debug(
-          { uid: request.uid, namespace: request.namespace, name: request.name, result },
-          'admission decided',
-        );
-      }
-    } catch (err) {
-      metrics.panics.inc();
-      logger.error({ err, uid: request.uid }, 'admission failed');
-      review = erroredReview(
-        request.uid,
-        `internal error: ${err instanceof Error ? err.message : String(err)}`,
-      );
-    }
-    sendJson(res, 200, JSON.stringify(review));
-  };
+  return { handleMutate, badRequest, logger };
+}
 
-  const badRequest = (res: express.Response, status: number, error: string) => {
-    logger.warn({ status, error, remoteAddress: res.req.socket.remoteAddress }, 'rejected admission request');
-    sendJson(res, status, JSON.stringify({ error }));
-  };
-
-  // Only a bug in a middleware can get here: still a short 4xx, never express's HTML 500.
+function expressApp(shell: Shell): Express {
+  const { badRequest, logger } = shell;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('etag', false);
+  app.set('query parser', false);
+  app.post(MUTATE_PATH, shell.handleMutate);
+  app.all(MUTATE_PATH, (_req, res) => {
+    res.setHeader('Allow', 'POST');
+    badRequest(res, 405, 'method not allowed: use POST');
+  });
+  app.use((req, res) => badRequest(res, 404, `no such path: ${req.path}`));
+  // Only a bug can get here: still a short 4xx, never express's HTML 500.
   const onError: ErrorRequestHandler = (err: unknown, req, res, next) => {
     if (res.headersSent) {
       next(err);
@@ -172,19 +192,27 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
     closeAfterResponse(req, res);
     badRequest(res, 400, 'bad request');
   };
-
-  const app = express();
-  app.disable('x-powered-by');
-  app.set('etag', false);
-  app.set('query parser', false);
-  app.post(MUTATE_PATH, instrument, readJsonBody, mutate);
-  app.all(MUTATE_PATH, (_req, res) => {
-    res.set('Allow', 'POST');
-    badRequest(res, 405, 'method not allowed: use POST');
-  });
-  app.use((req, res) => badRequest(res, 404, `no such path: ${req.path}`));
   app.use(onError);
   return app;
+}
+
+/** The admission app: POST /mutate plus JSON 404/405 answers, as an express 5 app. */
+export function createWebhookApp(options: WebhookAppOptions): Express {
+  return expressApp(createShell(options));
+}
+
+/**
+ * The HTTPS server's listener: the same app, except that POST /mutate goes
+ * straight to its handler instead of through express's router (which also
+ * re-prototypes req and res on every request); see docs/benchmarks.md.
+ */
+export function createWebhookListener(options: WebhookAppOptions): RequestListener {
+  const shell = createShell(options);
+  const app = expressApp(shell);
+  return (req, res) => {
+    if (req.method === 'POST' && req.url === MUTATE_PATH) shell.handleMutate(req, res);
+    else app(req, res);
+  };
 }
 
 /**
@@ -192,7 +220,7 @@ export function createWebhookApp(options: WebhookAppOptions): Express {
  * res.send (charset negotiation, ETag and freshness checks) that an admission
  * answer never needs, on every request.
  */
-function sendJson(res: express.Response, status: number, body: string): void {
+function sendJson(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
   res.end(body);
 }
@@ -232,9 +260,9 @@ const LINGER_MILLIS = 1_000;
  * send RST, which can destroy the response before the client reads it; like Go's
  * net/http (closeWriteAndWait), send FIN and keep discarding input for a moment.
  */
-function closeAfterResponse(req: express.Request, res: express.Response): void {
+function closeAfterResponse(req: IncomingMessage, res: ServerResponse): void {
   if (req.complete) return;
-  res.set('Connection', 'close');
+  res.setHeader('Connection', 'close');
   const socket = req.socket;
   // node's http server calls destroySoon() once a "Connection: close" response is written.
   socket.destroySoon = function lingeringClose(this: typeof socket) {

@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { NetworkUnavailableMode } from '../lib/daemon-pod.ts';
-import { createWebhookApp } from './app.ts';
+import { createWebhookListener } from './app.ts';
 import { watchCertificate, type KeyPair } from './cert-watcher.ts';
 import { registerCertWatcherMetrics } from './metrics.ts';
 
@@ -34,7 +34,7 @@ const KEEP_ALIVE_MILLIS = 120_000;
 
 export async function startWebhookServer(options: WebhookServerOptions): Promise<WebhookServer> {
   const { logger } = options;
-  const app = createWebhookApp({
+  const listener = createWebhookListener({
     networkUnavailable: options.networkUnavailable,
     logger,
     registry: options.registry,
@@ -58,7 +58,7 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
 
   const listening = https.createServer(
     { ...tlsOptions(certs.current()), keepAliveTimeout: KEEP_ALIVE_MILLIS },
-    app,
+    listener,
   );
   holder.server = listening;
   listening.on('tlsClientError', (err) => logger.debug({ err }, 'TLS handshake failed'));

@@ -5,7 +5,6 @@
 import type { V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { applyPatch } from 'rfc6902';
 import request from 'supertest';
-import type { Express } from 'express';
 import { expect } from 'vitest';
 import { MANAGED_LABEL, TARGET_NODE_ANNOTATION } from '../../../src/lib/daemon-pod.ts';
 
@@ -214,7 +213,7 @@ export interface Admission {
 
 /** Sends the pod through POST /mutate, checks the envelope, and applies the returned patch to a copy of the pod. */
 export async function admit(
-  app: Express,
+  app: Parameters<typeof request>[0],
   pod: unknown,
   overrides: Record<string, unknown> = {},
 ): Promise<Admission> {

@@ -1,5 +1,6 @@
 // Bad input on POST /mutate (after controller-runtime's http_test.go): each gets
 // a 4xx with a short JSON error, is logged at warn, and the app keeps serving.
+import http from 'node:http';
 import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { Writable } from 'node:stream';
@@ -7,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createWebhookApp, MAX_BODY_BYTES } from '../../../src/webhook/app.ts';
+import { createWebhookApp, createWebhookListener, MAX_BODY_BYTES } from '../../../src/webhook/app.ts';
 import { admissionReview, admit, nginxPod } from './fixtures.ts';
 
 function recordingLogger() {
@@ -24,31 +25,40 @@ function recordingLogger() {
 
 const { logger, lines } = recordingLogger();
 const registry = new Registry();
-const app = createWebhookApp({ networkUnavailable: 'hostNetwork', logger, registry });
+type Target = Parameters<typeof request>[0];
+// The express app (what supertest-style callers get) and the HTTPS server's
+// listener (POST /mutate bypasses express's router) must answer alike.
+const targets: [string, Target][] = [
+  ['express app', createWebhookApp({ networkUnavailable: 'hostNetwork', logger, registry })],
+  [
+    'server listener',
+    createWebhookListener({ networkUnavailable: 'hostNetwork', logger, registry: new Registry() }),
+  ],
+];
 const validBody = () => JSON.stringify(admissionReview(nginxPod()));
 
-const cases: { name: string; send: () => request.Test; status: number; error: RegExp }[] = [
+const cases: { name: string; send: (app: Target) => request.Test; status: number; error: RegExp }[] = [
   {
     name: 'an empty JSON body',
-    send: () => request(app).post('/mutate').set('Content-Type', 'application/json').send(''),
+    send: (app) => request(app).post('/mutate').set('Content-Type', 'application/json').send(''),
     status: 400,
     error: /empty/,
   },
   {
     name: 'no body and no Content-Type',
-    send: () => request(app).post('/mutate'),
+    send: (app) => request(app).post('/mutate'),
     status: 400,
     error: /empty/,
   },
   {
     name: 'a text/plain body',
-    send: () => request(app).post('/mutate').set('Content-Type', 'text/plain').send(validBody()),
+    send: (app) => request(app).post('/mutate').set('Content-Type', 'text/plain').send(validBody()),
     status: 415,
     error: /Content-Type must be application\/json/,
   },
   {
     name: 'a YAML body',
-    send: () =>
+    send: (app) =>
       request(app)
         .post('/mutate')
         .set('Content-Type', 'application/yaml')
@@ -58,33 +68,33 @@ const cases: { name: string; send: () => request.Test; status: number; error: Re
   },
   {
     name: 'a body that is not JSON',
-    send: () =>
+    send: (app) =>
       request(app).post('/mutate').set('Content-Type', 'application/json').send('{"apiVersion": "admission'),
     status: 400,
     error: /not valid JSON/,
   },
   {
     name: 'a JSON string',
-    send: () =>
+    send: (app) =>
       request(app).post('/mutate').set('Content-Type', 'application/json').send('"AdmissionReview"'),
     status: 400,
     error: /not a JSON object/,
   },
   {
     name: 'a JSON array',
-    send: () => request(app).post('/mutate').set('Content-Type', 'application/json').send('[]'),
+    send: (app) => request(app).post('/mutate').set('Content-Type', 'application/json').send('[]'),
     status: 400,
     error: /not a JSON object/,
   },
   {
     name: 'an empty object',
-    send: () => request(app).post('/mutate').send({}),
+    send: (app) => request(app).post('/mutate').send({}),
     status: 400,
     error: /expected apiVersion/,
   },
   {
     name: 'apiVersion admission.k8s.io/v1beta1',
-    send: () =>
+    send: (app) =>
       request(app)
         .post('/mutate')
         .send({ ...admissionReview(nginxPod()), apiVersion: 'admission.k8s.io/v1beta1' }),
@@ -93,7 +103,7 @@ const cases: { name: string; send: () => request.Test; status: number; error: Re
   },
   {
     name: 'kind Pod',
-    send: () =>
+    send: (app) =>
       request(app)
         .post('/mutate')
         .send({ ...admissionReview(nginxPod()), kind: 'Pod' }),
@@ -102,14 +112,14 @@ const cases: { name: string; send: () => request.Test; status: number; error: Re
   },
   {
     name: 'no request',
-    send: () =>
+    send: (app) =>
       request(app).post('/mutate').send({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }),
     status: 400,
     error: /no request/,
   },
   {
     name: 'a request without uid',
-    send: () =>
+    send: (app) =>
       request(app)
         .post('/mutate')
         .send(admissionReview(nginxPod(), { uid: undefined })),
@@ -118,7 +128,7 @@ const cases: { name: string; send: () => request.Test; status: number; error: Re
   },
   {
     name: 'an empty uid',
-    send: () =>
+    send: (app) =>
       request(app)
         .post('/mutate')
         .send(admissionReview(nginxPod(), { uid: '' })),
@@ -127,7 +137,7 @@ const cases: { name: string; send: () => request.Test; status: number; error: Re
   },
   {
     name: 'a numeric uid',
-    send: () =>
+    send: (app) =>
       request(app)
         .post('/mutate')
         .send(admissionReview(nginxPod(), { uid: 42 })),
@@ -136,7 +146,7 @@ const cases: { name: string; send: () => request.Test; status: number; error: Re
   },
   {
     name: 'a body over 7 MiB',
-    send: () =>
+    send: (app) =>
       request(app)
         .post('/mutate')
         .set('Content-Type', 'application/json')
@@ -146,14 +156,14 @@ const cases: { name: string; send: () => request.Test; status: number; error: Re
   },
   {
     name: 'an unsupported charset',
-    send: () =>
+    send: (app) =>
       request(app).post('/mutate').set('Content-Type', 'application/json; charset=latin1').send(validBody()),
     status: 415,
     error: /charset/,
   },
   {
     name: 'a gzip Content-Encoding',
-    send: () =>
+    send: (app) =>
       request(app)
         .post('/mutate')
         .set('Content-Type', 'application/json')
@@ -164,7 +174,7 @@ const cases: { name: string; send: () => request.Test; status: number; error: Re
   },
   {
     name: 'a declared Content-Length over 7 MiB',
-    send: () =>
+    send: (app) =>
       request(app)
         .post('/mutate')
         .set('Content-Type', 'application/json')
@@ -173,19 +183,19 @@ const cases: { name: string; send: () => request.Test; status: number; error: Re
     status: 413,
     error: /exceeds/,
   },
-  { name: 'GET /mutate', send: () => request(app).get('/mutate'), status: 405, error: /use POST/ },
+  { name: 'GET /mutate', send: (app) => request(app).get('/mutate'), status: 405, error: /use POST/ },
   {
     name: 'POST to another path',
-    send: () => request(app).post('/validate').send(validBody()),
+    send: (app) => request(app).post('/validate').send(validBody()),
     status: 404,
     error: /no such path/,
   },
 ];
 
-describe('bad input', () => {
+describe.each(targets)('bad input (%s)', (_target, app) => {
   it.each(cases)('$name → $status with a JSON error, logged at warn', async ({ send, status, error }) => {
     const before = lines.length;
-    const res = await send();
+    const res = await send(app);
     expect(res.status).toBe(status);
     expect(res.headers['content-type']).toMatch(/^application\/json/);
     expect(Object.keys(res.body)).toEqual(['error']);
@@ -199,7 +209,7 @@ describe('bad input', () => {
   });
 
   it('answers 413 to a body that never ends, and closes the connection', async () => {
-    const server = app.listen(0, '127.0.0.1');
+    const server = http.createServer(app as http.RequestListener).listen(0, '127.0.0.1');
     await new Promise((resolve) => server.once('listening', resolve));
     try {
       const { port } = server.address() as AddressInfo;
