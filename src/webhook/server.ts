@@ -1,4 +1,4 @@
-// The HTTPS admission server: the express app behind TLS 1.2+, with the
+// The HTTPS admission server: the webhook listener (app.ts) behind TLS 1.2+, with the
 // serving certificate hot-reloaded through setSecureContext.
 import https from 'node:https';
 import type { AddressInfo } from 'node:net';
