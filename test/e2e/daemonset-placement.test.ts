@@ -11,7 +11,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
 import { daemonTolerations, TARGET_NODE_ANNOTATION } from '../../src/lib/daemon-pod.ts';
 import { e2eCluster } from '../harness/e2e.ts';
-import { CONTROL_PLANE_ROLE } from '../harness/kube.ts';
+import { CONTROL_PLANE_ROLE, type ManifestObject } from '../harness/kube.ts';
 import { repoRoot } from '../harness/tools.ts';
 import { done, notYet, waitFor } from '../harness/wait.ts';
 import {
@@ -31,12 +31,12 @@ let everynode: Everynode;
 const cleanups: Array<() => Promise<unknown>> = [];
 
 /** The example's DaemonSet, moved into this file's namespace. */
-function example(file: string): V1DaemonSet {
+function example(file: string): ManifestObject {
   const text = readFileSync(join(repoRoot, 'examples', file), 'utf8');
   const ds = parseAllDocuments(text)
-    .map((d) => d.toJS() as V1DaemonSet)
+    .map((d) => d.toJS() as ManifestObject)
     .find((d) => d.kind === 'DaemonSet')!;
-  ds.metadata!.namespace = namespace;
+  ds.metadata = { ...ds.metadata, namespace };
   return ds;
 }
 
@@ -121,7 +121,7 @@ describe('DaemonSet placement', () => {
       () => deleteDaemonSet('fluentd-elasticsearch'),
     );
 
-    await cluster.applyManifest(example('nginx-ds.yaml') as never);
+    await cluster.applyManifest(example('nginx-ds.yaml'));
     const nginx = await waitForDaemonPods(cluster, namespace, 'nginx', workerNames, {
       abortIf: everynode.failure,
     });
@@ -135,7 +135,7 @@ describe('DaemonSet placement', () => {
       (s) => s.desiredNumberScheduled === 4 && s.numberAvailable === 4 && s.numberMisscheduled === 0,
     );
 
-    await cluster.applyManifest(example('fluentd-elasticsearch.yaml') as never);
+    await cluster.applyManifest(example('fluentd-elasticsearch.yaml'));
     const fluentd = await waitForDaemonPods(cluster, namespace, 'fluentd-elasticsearch', names(all), {
       abortIf: everynode.failure,
     });
@@ -155,7 +155,7 @@ describe('DaemonSet placement', () => {
       () => deleteDaemonSet('nginx'),
       () => cluster.deleteNode(joiner),
     );
-    await cluster.applyManifest(example('nginx-ds.yaml') as never);
+    await cluster.applyManifest(example('nginx-ds.yaml'));
     const before = await workers();
     await waitForDaemonPods(cluster, namespace, 'nginx', before, { abortIf: everynode.failure });
 

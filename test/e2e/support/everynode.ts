@@ -259,7 +259,7 @@ export class Everynode {
     return undefined;
   };
 
-  private webhookConfiguration(): V1MutatingWebhookConfiguration {
+  private webhookConfiguration() {
     return {
       apiVersion: 'admissionregistration.k8s.io/v1',
       kind: 'MutatingWebhookConfiguration',
@@ -294,7 +294,7 @@ export class Everynode {
           },
         },
       ],
-    };
+    } satisfies V1MutatingWebhookConfiguration;
   }
 
   /**
@@ -302,7 +302,7 @@ export class Everynode {
    * calls the webhook (it loads configurations asynchronously).
    */
   async registerWebhook(): Promise<void> {
-    await this.cluster.applyManifest(this.webhookConfiguration() as never);
+    await this.cluster.applyManifest(this.webhookConfiguration());
     await waitFor(
       'the API server to call the everynode webhook',
       async () =>
@@ -313,7 +313,7 @@ export class Everynode {
 
   /** Deletes the MutatingWebhookConfiguration and waits until the API server stops calling the webhook. */
   async unregisterWebhook(): Promise<void> {
-    await this.cluster.deleteManifest(this.webhookConfiguration() as never);
+    await this.cluster.deleteManifest(this.webhookConfiguration());
     await waitFor('the API server to stop calling the everynode webhook', async () =>
       (await this.dryRunIsPinned()) ? notYet('a dry-run daemon pod came back pinned') : done(undefined),
     );
@@ -349,7 +349,7 @@ export class Everynode {
   async stop(): Promise<void> {
     await Promise.all(this.controllers.map((c) => c.kill('SIGTERM')));
     try {
-      await this.cluster.deleteManifest(this.webhookConfiguration() as never);
+      await this.cluster.deleteManifest(this.webhookConfiguration());
     } finally {
       await this.webhook.kill('SIGTERM');
     }
