@@ -50,6 +50,19 @@ export interface ConstructedHistory {
   old: V1ControllerRevision[];
 }
 
+/** A history plan with no operations, for `current`. */
+export function emptyHistory(current: HistoryPlan['current']): HistoryPlan {
+  return {
+    current,
+    renumber: [],
+    labelHash: [],
+    deleteDuplicates: [],
+    relabelPods: [],
+    deleteOld: [],
+    collision: false,
+  };
+}
+
 /**
  * upstream constructHistory. Revisions whose data equals getPatch(ds) are
  * "current", the rest "old"; the current revision must carry number
@@ -65,15 +78,7 @@ export function constructHistory(
   revisions: readonly V1ControllerRevision[],
   pods: readonly V1Pod[],
 ): ConstructedHistory {
-  const history: HistoryPlan = {
-    current: { name: '', hash: '' },
-    renumber: [],
-    labelHash: [],
-    deleteDuplicates: [],
-    relabelPods: [],
-    deleteOld: [],
-    collision: false,
-  };
+  const history = emptyHistory({ name: '', hash: '' });
   for (const rev of revisions) {
     if (rev.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL] === undefined) {
       history.labelHash.push({ name: revisionName(rev), hash: revisionName(rev) });

@@ -1,7 +1,7 @@
 // The planner: one DaemonSet sync (upstream syncDaemonSet) as a pure function
 // from a snapshot of the informer caches to the changes the executor makes.
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { cleanupHistory, constructHistory } from './history.ts';
+import { cleanupHistory, constructHistory, emptyHistory } from './history.ts';
 import { manage } from './manage.ts';
 import { newPod } from './pod-template.ts';
 import { rollingUpdate } from './rolling-update.ts';
@@ -97,15 +97,7 @@ function emptyPlan(history: HistoryPlan): Plan {
 function skippedPlan(ds: V1DaemonSet, skipped: 'deleting' | 'selecting-all', events: PlannedEvent[]): Plan {
   // No revision work for a DaemonSet we do not sync; `current` only names what its hash would be.
   const hash = computeHash(ds.spec?.template, ds.status?.collisionCount);
-  const history: HistoryPlan = {
-    current: { name: `${ds.metadata?.name ?? ''}-${hash}`, hash },
-    renumber: [],
-    labelHash: [],
-    deleteDuplicates: [],
-    relabelPods: [],
-    deleteOld: [],
-    collision: false,
-  };
+  const history = emptyHistory({ name: `${ds.metadata?.name ?? ''}-${hash}`, hash });
   return { ...emptyPlan(history), events, skipped };
 }
 
