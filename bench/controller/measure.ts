@@ -29,18 +29,36 @@ export function readProcessMemory(pid: number): ProcessMemory | undefined {
 
 export const mib = (kib: number) => Math.round((kib / 1024) * 10) / 10;
 
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in 1/100 s on every architecture Node runs on. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** User + system CPU seconds the process has used, or undefined once it is gone. */
+export function readCpuSeconds(pid: number): number | undefined {
+  let stat: string;
+  try {
+    stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND;
+}
+
 /**
- * Samples one process's memory every `intervalMs` between start() and stop(),
+ * Samples one process's memory (and CPU time at marks) every `intervalMs` between start() and stop(),
  * and records named marks (RSS at a moment of the run). The kernel's VmHWM
  * catches peaks between samples.
  */
-export class MemorySampler {
+export class ProcessSampler {
   readonly pid: number;
   readonly process: string;
   private timer: NodeJS.Timeout | undefined;
   private maxRssKiB = 0;
   private last: ProcessMemory | undefined;
   readonly marks: Record<string, number> = {};
+  /** CPU seconds used at each mark. */
+  readonly cpuMarks: Record<string, number> = {};
 
   constructor(pid: number, process: string) {
     this.pid = pid;
@@ -65,26 +83,31 @@ export class MemorySampler {
   mark(name: string): void {
     const memory = this.sample();
     if (memory) this.marks[name] = memory.rssKiB;
+    const cpu = readCpuSeconds(this.pid);
+    if (cpu !== undefined) this.cpuMarks[name] = cpu;
   }
 
-  stop(): MemoryResult {
+  stop(): ProcessUsage {
     clearInterval(this.timer);
     this.sample();
     return {
       process: this.process,
       pid: this.pid,
       marksMiB: Object.fromEntries(Object.entries(this.marks).map(([k, v]) => [k, mib(v)])),
+      cpuSecondsAt: { ...this.cpuMarks },
       maxSampledRssMiB: mib(this.maxRssKiB),
       hwmMiB: this.last ? mib(this.last.hwmKiB) : NaN,
     };
   }
 }
 
-export interface MemoryResult {
+export interface ProcessUsage {
   process: string;
   pid: number;
   /** RSS at named moments: idle (before the DaemonSet), created, rolled. */
   marksMiB: Record<string, number>;
+  /** CPU seconds (user + system) used by the process at the same moments. */
+  cpuSecondsAt: Record<string, number>;
   maxSampledRssMiB: number;
   /** VmHWM at the end: the peak over the process's life. */
   hwmMiB: number;
@@ -179,14 +202,21 @@ export interface RunResult {
   nodesReadySeconds: number;
   create: PhaseResult;
   rollout: PhaseResult;
-  memory: MemoryResult;
+  controllerProcess: ProcessUsage;
+  /** everynode only: V8 heap in use at the same marks (the rest of the RSS is code, buffers and heap slack). */
+  controllerHeapUsedMiB?: Record<string, number>;
   /** everynode only: the webhook process, for completeness (not part of the comparison). */
-  webhookMemory?: MemoryResult;
+  webhookProcess?: ProcessUsage;
   loadBefore: [number, number, number];
   loadAfter: [number, number, number];
   startedAt: string;
-  error?: string;
 }
+
+const cpuBetween = (m: ProcessUsage, from: string, to: string) => {
+  const a = m.cpuSecondsAt[from];
+  const b = m.cpuSecondsAt[to];
+  return a !== undefined && b !== undefined ? (b - a).toFixed(1) : '-';
+};
 
 const secondsCell = (p: PhaseResult) =>
   p.seconds !== undefined ? p.seconds.toFixed(1) : `not done (${p.lastSeen ?? 'skipped'})`;
@@ -201,10 +231,11 @@ export function resultsTable(results: readonly RunResult[]): string {
     'max unavailable seen',
     'RSS idle / after create / after update (MiB)',
     'peak RSS, VmHWM (MiB)',
+    'CPU s: create / update',
     'load avg (1 min) before → after',
   ];
   const rows = results.map((r) => {
-    const m = r.memory.marksMiB;
+    const m = r.controllerProcess.marksMiB;
     const name = r.implementation === 'everynode' ? 'everynode' : 'kube-controller-manager (whole process)';
     return [
       String(r.nodes),
@@ -213,7 +244,8 @@ export function resultsTable(results: readonly RunResult[]): string {
       secondsCell(r.rollout),
       r.rollout.maxUnavailable !== undefined ? String(r.rollout.maxUnavailable) : '-',
       `${m.idle ?? '-'} / ${m.created ?? '-'} / ${m.rolled ?? '-'}`,
-      String(r.memory.hwmMiB),
+      String(r.controllerProcess.hwmMiB),
+      `${cpuBetween(r.controllerProcess, 'idle', 'created')} / ${cpuBetween(r.controllerProcess, 'created', 'rolled')}`,
       `${r.loadBefore[0]} → ${r.loadAfter[0]}`,
     ];
   });

@@ -32,8 +32,9 @@ import { ClusterClient, kwokNode, nodeIsSchedulable } from '../../test/harness/k
 import { repoRoot } from '../../test/harness/tools.ts';
 import { done, notYet, waitFor } from '../../test/harness/wait.ts';
 import {
-  MemorySampler,
+  ProcessSampler,
   createdByStatus,
+  mib,
   describeMachine,
   loadAverage,
   podsProblem,
@@ -201,7 +202,7 @@ async function startEverynode(
   cluster: ClusterState,
   namespace: string,
   options: Options,
-): Promise<{ controller: HostProcess; webhook: HostProcess }> {
+): Promise<{ controller: HostProcess; webhook: HostProcess; controllerMetricsPort: number }> {
   const dir = cluster.dir;
   const ca = await generateCertificateAuthority({ commonName: 'everynode-bench-ca' });
   const serving = await generateServingCertificate(ca, { hosts: ['127.0.0.1'], validDays: 2 });
@@ -296,7 +297,7 @@ async function startEverynode(
     },
     { timeoutMs: 60_000, intervalMs: 500, abortIf },
   );
-  return { controller, webhook };
+  return { controller, webhook, controllerMetricsPort };
 }
 
 const IMAGE = 'nginx:1.27';
@@ -339,6 +340,8 @@ async function measurePhase(
   start: number,
   timeoutMs: number,
   check: () => Promise<Check>,
+  /** On timeout: what the pods show, next to the last status. */
+  describePods: () => Promise<string>,
 ): Promise<PhaseResult> {
   let maxUnavailable: number | undefined;
   let seen = 'nothing yet';
@@ -361,8 +364,24 @@ async function measurePhase(
     }
     await sleep(250);
   }
+  try {
+    seen = `${seen}; pods: ${await describePods()}`;
+  } catch (err) {
+    seen = `${seen}; pods: cannot list (${(err as Error).message})`;
+  }
   log(`  timed out after ${timeoutMs / 1000}s; last seen: ${seen}`);
   return { lastSeen: seen, ...(maxUnavailable !== undefined ? { maxUnavailable } : {}) };
+}
+
+/** The V8 heap in use (prom-client's nodejs_heap_size_used_bytes), to tell live data from heap slack in the RSS. */
+async function heapUsedMiB(metricsPort: number): Promise<number | undefined> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const line = text.split('\n').find((l) => l.startsWith('nodejs_heap_size_used_bytes '));
+    return line ? mib(Number(line.slice(line.indexOf(' ') + 1)) / 1024) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 async function runOne(implementation: Implementation, nodes: number, options: Options): Promise<RunResult> {
@@ -408,30 +427,41 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
   log(`  ${nodes} nodes schedulable in ${nodesReadySeconds}s`);
 
   const namespace = await client.createNamespace('bench-');
-  let memory: MemorySampler;
-  let webhookMemory: MemorySampler | undefined;
+  let controllerProcess: ProcessSampler;
+  let metricsPort: number | undefined;
+  const heapUsed: Record<string, number> = {};
+  const mark = async (name: string) => {
+    controllerProcess.mark(name);
+    const heap = metricsPort !== undefined ? await heapUsedMiB(metricsPort) : undefined;
+    if (heap !== undefined) heapUsed[name] = heap;
+  };
+  let webhookProcess: ProcessSampler | undefined;
   if (implementation === 'everynode') {
     const everynode = await startEverynode(client, cluster, namespace, options);
-    memory = new MemorySampler(
+    metricsPort = everynode.controllerMetricsPort;
+    controllerProcess = new ProcessSampler(
       everynode.controller.child.pid!,
       'everynode controller (node dist/controller/main.js)',
     );
-    webhookMemory = new MemorySampler(
+    webhookProcess = new ProcessSampler(
       everynode.webhook.child.pid!,
       'everynode webhook (node dist/webhook/main.js)',
     );
     log('  everynode controller and webhook are ready; the API server calls the webhook');
   } else {
     const kcm = cluster.processes.find((p) => p.component === 'kube-controller-manager')!;
-    memory = new MemorySampler(kcm.pid, 'kube-controller-manager (whole process: every controller)');
+    controllerProcess = new ProcessSampler(
+      kcm.pid,
+      'kube-controller-manager (whole process: every controller)',
+    );
   }
-  memory.start();
-  webhookMemory?.start();
+  controllerProcess.start();
+  webhookProcess?.start();
   // Let informers and the node-lifecycle controller settle before the idle figure.
   await sleep(5_000);
-  memory.mark('idle');
+  await mark('idle');
 
-  const result: Omit<RunResult, 'memory' | 'loadAfter'> = {
+  const result: Omit<RunResult, 'controllerProcess' | 'loadAfter'> = {
     implementation,
     nodes,
     nodesReadySeconds,
@@ -448,13 +478,18 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
   log('  creating the DaemonSet');
   const createStart = performance.now();
   await client.apps.createNamespacedDaemonSet({ namespace, body: nginxDaemonSet(namespace) });
-  result.create = await measurePhase(createStart, options.phaseTimeoutMs, async () => {
-    const ds = await readDs();
-    if (!createdByStatus(ds, nodes)) return { done: false, seen: statusSummary(ds) };
-    const problem = podsProblem(await listPods(), nodes);
-    return { done: problem === undefined, seen: problem ?? 'done' };
-  });
-  memory.mark('created');
+  result.create = await measurePhase(
+    createStart,
+    options.phaseTimeoutMs,
+    async () => {
+      const ds = await readDs();
+      if (!createdByStatus(ds, nodes)) return { done: false, seen: statusSummary(ds) };
+      const problem = podsProblem(await listPods(), nodes);
+      return { done: problem === undefined, seen: problem ?? 'done' };
+    },
+    async () => podsProblem(await listPods(), nodes) ?? 'one Ready pod per node',
+  );
+  await mark('created');
   log(`  all pods Ready: ${result.create.seconds ?? 'not done'}s`);
 
   if (result.create.seconds !== undefined) {
@@ -476,15 +511,20 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
       PatchStrategy.StrategicMergePatch,
     );
     const generation = patched.metadata?.generation ?? 0;
-    result.rollout = await measurePhase(rolloutStart, options.phaseTimeoutMs, async () => {
-      const ds = await readDs();
-      const unavailable = statusIsCurrent(ds, generation) ? (ds.status?.numberUnavailable ?? 0) : undefined;
-      const base = { seen: statusSummary(ds), ...(unavailable !== undefined ? { unavailable } : {}) };
-      if (!rolledByStatus(ds, nodes, generation)) return { ...base, done: false };
-      const problem = podsProblem(await listPods(), nodes, UPDATED_IMAGE);
-      return { ...base, done: problem === undefined, seen: problem ?? 'done' };
-    });
-    memory.mark('rolled');
+    result.rollout = await measurePhase(
+      rolloutStart,
+      options.phaseTimeoutMs,
+      async () => {
+        const ds = await readDs();
+        const unavailable = statusIsCurrent(ds, generation) ? (ds.status?.numberUnavailable ?? 0) : undefined;
+        const base = { seen: statusSummary(ds), ...(unavailable !== undefined ? { unavailable } : {}) };
+        if (!rolledByStatus(ds, nodes, generation)) return { ...base, done: false };
+        const problem = podsProblem(await listPods(), nodes, UPDATED_IMAGE);
+        return { ...base, done: problem === undefined, seen: problem ?? 'done' };
+      },
+      async () => podsProblem(await listPods(), nodes, UPDATED_IMAGE) ?? 'one updated Ready pod per node',
+    );
+    await mark('rolled');
     log(
       `  rolling update done: ${result.rollout.seconds ?? 'not done'}s (max unavailable seen ${result.rollout.maxUnavailable ?? '-'})`,
     );
@@ -492,13 +532,17 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
 
   const finished: RunResult = {
     ...result,
-    memory: memory.stop(),
-    ...(webhookMemory ? { webhookMemory: webhookMemory.stop() } : {}),
+    controllerProcess: controllerProcess.stop(),
+    ...(metricsPort !== undefined ? { controllerHeapUsedMiB: heapUsed } : {}),
+    ...(webhookProcess ? { webhookProcess: webhookProcess.stop() } : {}),
     loadAfter: loadAverage(),
   };
   log(
-    `  memory: ${JSON.stringify(finished.memory.marksMiB)} MiB, VmHWM ${finished.memory.hwmMiB} MiB` +
-      (finished.webhookMemory ? `; webhook VmHWM ${finished.webhookMemory.hwmMiB} MiB` : ''),
+    `  memory: ${JSON.stringify(finished.controllerProcess.marksMiB)} MiB, VmHWM ${finished.controllerProcess.hwmMiB} MiB` +
+      (finished.controllerHeapUsedMiB
+        ? `; V8 heap used ${JSON.stringify(finished.controllerHeapUsedMiB)} MiB`
+        : '') +
+      (finished.webhookProcess ? `; webhook VmHWM ${finished.webhookProcess.hwmMiB} MiB` : ''),
   );
   return finished;
 }
