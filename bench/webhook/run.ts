@@ -2,7 +2,8 @@
 // loads it from a separate process pinned to CPU 1, over loopback only:
 //   1. max admissions/s: closed loop, kept-alive connections;
 //   2. latency at a fixed 1,000 requests/s (open loop): p50/p99.
-// Usage: node bench/webhook/run.ts [--max-seconds=15] [--rate-seconds=20] [--connections=32] [--rate=1000] [--cpu-prof=DIR]
+// A bare node:https server is measured the same way as the ceiling the machine allows.
+// Usage: node bench/webhook/run.ts [--max-seconds=15] [--rate-seconds=20] [--connections=32] [--rate=1000] [--baseline=false] [--cpu-prof=DIR]
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
@@ -39,6 +40,11 @@ const flags = parseFlagsOrExit(
       description: 'Requests per second of the fixed-rate run.',
     },
     'cpu-prof': { type: 'string', description: 'Write a V8 CPU profile of the server into this directory.' },
+    baseline: {
+      type: 'boolean',
+      default: true,
+      description: 'Also measure a bare node:https server (the environment ceiling).',
+    },
   } as const,
   process.argv.slice(2),
   'bench/webhook/run.ts',
@@ -64,7 +70,64 @@ writeFileSync(join(dir, 'ca.crt'), ca.certPem);
 writeFileSync(join(dir, 'tls.crt'), serving.certPem);
 writeFileSync(join(dir, 'tls.key'), serving.keyPem);
 
-const serverArgv = taskset(0, [
+interface Server {
+  port: number;
+  /** CPU seconds used so far (utime + stime from /proc, USER_HZ = 100). */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+async function startServer(argv: string[]): Promise<Server> {
+  const full = taskset(0, argv);
+  const child = spawn(full[0]!, full.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
+  let log = '';
+  const port = await new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`server did not start:\n${log}`)), 30_000);
+    child.stdout.on('data', (d: Buffer) => {
+      log += d.toString();
+      const m = /"port":(\d+),"host":"127\.0\.0\.1","tlsMinVersion"/.exec(log);
+      if (m) {
+        clearTimeout(timer);
+        resolve(Number(m[1]));
+      }
+    });
+  });
+  return {
+    port,
+    cpuSeconds: () => {
+      const fields = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100;
+    },
+    stop: async () => {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    },
+  };
+}
+
+function load(server: Server, mode: 'max' | 'rate', seconds: number, knob: number): Record<string, unknown> {
+  const argv = taskset(1, [
+    node,
+    join(ROOT, 'bench/webhook/load.ts'),
+    mode,
+    String(server.port),
+    join(dir, 'ca.crt'),
+    String(seconds),
+    String(knob),
+  ]);
+  const cpuBefore = server.cpuSeconds();
+  const wallBefore = performance.now();
+  const out = execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: (seconds + 60) * 1000 });
+  const serverCpuPercent = Math.round(
+    ((server.cpuSeconds() - cpuBefore) / ((performance.now() - wallBefore) / 1000)) * 100,
+  );
+  const result = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>;
+  // Server CPU per admission, from the measured window's average use (warm-up included in both terms).
+  const serverCpuMicrosPerRequest = Math.round(((serverCpuPercent / 100) * 1e6) / result.perSecond!);
+  return { ...result, serverCpuPercent, serverCpuMicrosPerRequest };
+}
+
+const webhookArgv = [
   node,
   ...(flags['cpu-prof'] ? ['--cpu-prof', `--cpu-prof-dir=${flags['cpu-prof']}`] : []),
   join(ROOT, 'dist/webhook/main.js'),
@@ -73,67 +136,60 @@ const serverArgv = taskset(0, [
   '--bind-address=127.0.0.1',
   `--tls-cert-file=${join(dir, 'tls.crt')}`,
   `--tls-private-key-file=${join(dir, 'tls.key')}`,
-]);
-const server = spawn(serverArgv[0]!, serverArgv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] });
-let serverLog = '';
-server.stdout.on('data', (d: Buffer) => (serverLog += d.toString()));
-const port = await new Promise<number>((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error(`server did not start:\n${serverLog}`)), 30_000);
-  server.stdout.on('data', () => {
-    const m = /"port":(\d+),"host":"127\.0\.0\.1","tlsMinVersion"/.exec(serverLog);
-    if (m) {
-      clearTimeout(timer);
-      resolve(Number(m[1]));
-    }
-  });
-});
+];
+const baselineArgv = [
+  node,
+  join(ROOT, 'bench/webhook/baseline.ts'),
+  join(dir, 'tls.crt'),
+  join(dir, 'tls.key'),
+];
 
-/** CPU seconds the server process has used (utime + stime from /proc). */
-function serverCpuSeconds(): number {
-  const fields = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100; // USER_HZ
-}
-
-function load(mode: 'max' | 'rate', seconds: number, knob: number): Record<string, unknown> {
-  const argv = taskset(1, [
-    node,
-    join(ROOT, 'bench/webhook/load.ts'),
-    mode,
-    String(port),
-    join(dir, 'ca.crt'),
-    String(seconds),
-    String(knob),
-  ]);
-  const cpuBefore = serverCpuSeconds();
-  const wallBefore = performance.now();
-  const out = execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', timeout: (seconds + 60) * 1000 });
-  const serverCpuPercent = Math.round(
-    ((serverCpuSeconds() - cpuBefore) / ((performance.now() - wallBefore) / 1000)) * 100,
-  );
-  return { ...(JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, unknown>), serverCpuPercent };
-}
-
+const cpuPressure = () => {
+  try {
+    return readFileSync('/proc/pressure/cpu', 'utf8').split('\n')[0]!.split(' ')[1]!; // avg10 of "some"
+  } catch {
+    return 'n/a';
+  }
+};
+const machine = {
+  nproc: cpus().length,
+  cpu: cpus()[0]?.model ?? 'unknown',
+  node: process.version,
+  loadavgBefore: loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' '),
+  cpuPressureBefore: cpuPressure(),
+  priority: boost.length ? 'nice -10' : 'default',
+};
 try {
-  const machine = {
-    nproc: cpus().length,
-    cpu: cpus()[0]?.model ?? 'unknown',
-    node: process.version,
-    loadavgBefore: loadavg()
-      .map((l) => l.toFixed(2))
-      .join(' '),
-  };
-  const max = load('max', flags['max-seconds'], flags.connections);
-  const rate = load('rate', flags['rate-seconds'], flags.rate);
-  const result = { machine, max, rate };
-  process.stdout.write(JSON.stringify(result, null, 2) + '\n');
+  const webhook = await startServer(webhookArgv);
+  let max: Record<string, unknown>;
+  let rate: Record<string, unknown>;
+  try {
+    max = load(webhook, 'max', flags['max-seconds'], flags.connections);
+    rate = load(webhook, 'rate', flags['rate-seconds'], flags.rate);
+  } finally {
+    await webhook.stop();
+  }
+  let baseline: Record<string, unknown> | undefined;
+  if (flags.baseline) {
+    const bare = await startServer(baselineArgv);
+    try {
+      baseline = load(bare, 'max', flags['max-seconds'], flags.connections);
+    } finally {
+      await bare.stop();
+    }
+  }
+  process.stdout.write(JSON.stringify({ machine, max, rate, baseline }, null, 2) + '\n');
+  const row = (name: string, r: Record<string, unknown>) =>
+    `| ${name} | ${String(r.perSecond)} | ${String(r.p50Millis)} ms | ${String(r.p99Millis)} ms | ${String(r.serverCpuPercent)}% | ${String(r.serverCpuMicrosPerRequest)} µs | ${String(r.failures)} |\n`;
   process.stdout.write(
-    `\n| run | admissions/s | p50 | p99 | failures |\n| --- | --- | --- | --- | --- |\n` +
-      `| max, ${flags.connections} connections | **${String(max.perSecond)}** | ${String(max.p50Millis)} ms | ${String(max.p99Millis)} ms | ${String(max.failures)} |\n` +
-      `| fixed ${flags.rate}/s | ${String(rate.perSecond)} | **${String(rate.p50Millis)} ms** | **${String(rate.p99Millis)} ms** | ${String(rate.failures)} |\n`,
+    `\n| run | req/s | p50 | p99 | server CPU | server CPU per request | failures |\n| --- | --- | --- | --- | --- | --- | --- |\n` +
+      row(`webhook, max (${flags.connections} connections)`, max) +
+      row(`webhook, fixed ${flags.rate}/s`, rate) +
+      (baseline ? row(`bare node:https baseline, max`, baseline) : ''),
   );
 } finally {
-  server.kill('SIGTERM');
-  await new Promise((r) => server.once('exit', r));
   rmSync(dir, { recursive: true, force: true });
   if (flags['cpu-prof']) process.stdout.write(`server CPU profile written to ${flags['cpu-prof']}\n`);
 }
