@@ -252,3 +252,46 @@ export function resultsTable(results: readonly RunResult[]): string {
   const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
   return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
 }
+
+function median(values: readonly number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[mid] : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/** Per node count and controller: the medians of repeated runs (phases that timed out are counted apart). */
+export function mediansTable(results: readonly RunResult[]): string {
+  const groups = new Map<string, RunResult[]>();
+  for (const r of results) {
+    const key = `${r.nodes} ${r.implementation}`;
+    groups.set(key, [...(groups.get(key) ?? []), r]);
+  }
+  const header = [
+    'nodes',
+    'controller',
+    'runs',
+    'apply → all Ready (s)',
+    'rolling update (s)',
+    'peak RSS, VmHWM (MiB)',
+    'timed out',
+  ];
+  const cell = (n: number | undefined) => (n === undefined ? '-' : String(Math.round(n * 10) / 10));
+  const rows = [...groups.values()].map((runs) => {
+    const first = runs[0]!;
+    const times = (phase: 'create' | 'rollout') =>
+      runs.map((r) => r[phase].seconds).filter((s): s is number => s !== undefined);
+    const timedOut = runs.filter((r) => r.create.seconds === undefined || r.rollout.seconds === undefined);
+    return [
+      String(first.nodes),
+      first.implementation,
+      String(runs.length),
+      cell(median(times('create'))),
+      cell(median(times('rollout'))),
+      cell(median(runs.map((r) => r.controllerProcess.hwmMiB))),
+      String(timedOut.length),
+    ];
+  });
+  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}

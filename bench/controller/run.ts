@@ -38,6 +38,7 @@ import {
   describeMachine,
   loadAverage,
   podsProblem,
+  mediansTable,
   resultsTable,
   rolledByStatus,
   statusIsCurrent,
@@ -57,6 +58,7 @@ const USAGE = `usage: node bench/controller/run.ts [options]
   --scheduler-qps N        kube-scheduler's client QPS, the same in every run (default 500)
   --scheduler-burst N      kube-scheduler's client burst (default 1000)
   --node-concurrency N     parallel node creations (default 32)
+  --repeat N               runs per node count and controller, alternating controllers (default 1)
   --phase-timeout SECONDS  give up on a phase after this long (default 600)
   --out FILE               results JSON (default bench/results/controller-<time>.json)
   --keep-logs              keep each run's directory (component logs) instead of removing it`;
@@ -69,6 +71,7 @@ interface Options {
   schedulerQps: number;
   schedulerBurst: number;
   nodeConcurrency: number;
+  repeat: number;
   phaseTimeoutMs: number;
   out: string;
   keepLogs: boolean;
@@ -85,6 +88,7 @@ function parseOptions(argv: string[]): Options {
       'scheduler-qps': { type: 'string', default: '500' },
       'scheduler-burst': { type: 'string', default: '1000' },
       'node-concurrency': { type: 'string', default: '32' },
+      repeat: { type: 'string', default: '1' },
       'phase-timeout': { type: 'string', default: '600' },
       out: { type: 'string' },
       'keep-logs': { type: 'boolean', default: false },
@@ -114,6 +118,7 @@ function parseOptions(argv: string[]): Options {
     schedulerQps: positive('scheduler-qps', values['scheduler-qps']),
     schedulerBurst: positive('scheduler-burst', values['scheduler-burst']),
     nodeConcurrency: positive('node-concurrency', values['node-concurrency']),
+    repeat: positive('repeat', values.repeat),
     phaseTimeoutMs: positive('phase-timeout', values['phase-timeout']) * 1000,
     out: values.out ?? join(repoRoot, 'bench/results', `controller-${stamp}.json`),
     keepLogs: values['keep-logs'],
@@ -563,15 +568,18 @@ async function main(): Promise<void> {
   const machine = describeMachine();
   log(`machine: ${JSON.stringify(machine)}`);
   const results: RunResult[] = [];
+  // Repeats alternate the controllers, so a change in the machine's load hits both alike.
   for (const nodes of options.nodes) {
-    for (const implementation of options.implementations) {
-      try {
-        results.push(await runOne(implementation, nodes, options));
-      } catch (err) {
-        log(`${implementation} on ${nodes} nodes failed: ${(err as Error).stack ?? String(err)}`);
-        throw err;
-      } finally {
-        await cleanUp();
+    for (let round = 1; round <= options.repeat; round++) {
+      for (const implementation of options.implementations) {
+        try {
+          results.push(await runOne(implementation, nodes, options));
+        } catch (err) {
+          log(`${implementation} on ${nodes} nodes failed: ${(err as Error).stack ?? String(err)}`);
+          throw err;
+        } finally {
+          await cleanUp();
+        }
       }
     }
   }
@@ -586,6 +594,7 @@ async function main(): Promise<void> {
   await writeFile(options.out, JSON.stringify(report, null, 2) + '\n');
   log(`results: ${options.out}`);
   console.log(resultsTable(results));
+  if (options.repeat > 1) console.log(`\nMedians of ${options.repeat} runs:\n\n${mediansTable(results)}`);
 }
 
 await main().catch(async (err: unknown) => {
