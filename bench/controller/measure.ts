@@ -195,6 +195,37 @@ export interface PhaseResult {
   maxUnavailable?: number;
 }
 
+/** The DaemonSet work queue, from Prometheus text: everynode and KCM both export client-go's workqueue metrics with name="daemonset". */
+export interface QueueSummary {
+  adds: number;
+  /** Syncs (work items processed) and the seconds they took in total. */
+  syncs: number;
+  syncSeconds: number;
+  /** Mean time a key waited in the queue before a worker took it. */
+  meanQueueWaitMs: number;
+  retries: number;
+}
+
+export function daemonSetQueueSummary(metricsText: string): QueueSummary | undefined {
+  const value = (metric: string) => {
+    const line = metricsText
+      .split('\n')
+      .find((l) => l.startsWith(`${metric}{`) && l.includes('name="daemonset"'));
+    return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : undefined;
+  };
+  const syncs = value('workqueue_work_duration_seconds_count');
+  if (syncs === undefined) return undefined;
+  const waited = value('workqueue_queue_duration_seconds_sum') ?? 0;
+  const taken = value('workqueue_queue_duration_seconds_count') ?? 0;
+  return {
+    adds: value('workqueue_adds_total') ?? 0,
+    syncs,
+    syncSeconds: Math.round((value('workqueue_work_duration_seconds_sum') ?? 0) * 100) / 100,
+    meanQueueWaitMs: taken > 0 ? Math.round((waited / taken) * 1000 * 10) / 10 : 0,
+    retries: value('workqueue_retries_total') ?? 0,
+  };
+}
+
 export interface RunResult {
   implementation: 'everynode' | 'kube-controller-manager';
   nodes: number;
@@ -207,6 +238,10 @@ export interface RunResult {
   controllerHeapUsedMiB?: Record<string, number>;
   /** everynode only: the webhook process, for completeness (not part of the comparison). */
   webhookProcess?: ProcessUsage;
+  /** The DaemonSet work queue at the end of the run (both phases). */
+  queue?: QueueSummary;
+  /** Event objects on the DaemonSet at the end, and the sum of their counts (repeats aggregated into one object). */
+  daemonSetEvents?: { objects: number; count: number };
   loadBefore: [number, number, number];
   loadAfter: [number, number, number];
   startedAt: string;

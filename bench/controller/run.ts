@@ -15,6 +15,8 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, writeFile } from 'node:fs/promises';
+import { request as httpRequest } from 'node:http';
+import { request as httpsRequest } from 'node:https';
 import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,7 +45,9 @@ import {
   rolledByStatus,
   statusIsCurrent,
   statusSummary,
+  daemonSetQueueSummary,
   type PhaseResult,
+  type QueueSummary,
   type RunResult,
 } from './measure.ts';
 
@@ -378,10 +382,28 @@ async function measurePhase(
   return { lastSeen: seen, ...(maxUnavailable !== undefined ? { maxUnavailable } : {}) };
 }
 
+/** GET over HTTP(S) with a deadline; `ca` for the cluster's serving certificates. */
+function getText(url: string, ca?: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const request = url.startsWith('https:') ? httpsRequest : httpRequest;
+    const req = request(url, { ...(ca ? { ca } : {}), timeout: 5_000 }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (chunk: string) => (body += chunk));
+      res.on('end', () =>
+        res.statusCode === 200 ? resolve(body) : reject(new Error(`GET ${url}: HTTP ${res.statusCode}`)),
+      );
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url}: no answer within 5 s`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
 /** The V8 heap in use (prom-client's nodejs_heap_size_used_bytes), to tell live data from heap slack in the RSS. */
 async function heapUsedMiB(metricsPort: number): Promise<number | undefined> {
   try {
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const text = await getText(`http://127.0.0.1:${metricsPort}/metrics`);
     const line = text.split('\n').find((l) => l.startsWith('nodejs_heap_size_used_bytes '));
     return line ? mib(Number(line.slice(line.indexOf(' ') + 1)) / 1024) : undefined;
   } catch {
@@ -535,9 +557,34 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
     );
   }
 
+  // Events the controller wrote on the DaemonSet: they share its client's QPS with the pod writes.
+  let daemonSetEvents: RunResult['daemonSetEvents'];
+  try {
+    const events = (await client.core.listNamespacedEvent({ namespace })).items.filter(
+      (e) => e.involvedObject.kind === 'DaemonSet',
+    );
+    daemonSetEvents = { objects: events.length, count: events.reduce((n, e) => n + (e.count ?? 1), 0) };
+  } catch (err) {
+    log(`  could not list events: ${(err as Error).message}`);
+  }
+  let queue: QueueSummary | undefined;
+  try {
+    queue = daemonSetQueueSummary(
+      metricsPort !== undefined
+        ? await getText(`http://127.0.0.1:${metricsPort}/metrics`)
+        : await getText(
+            `https://127.0.0.1:${cluster.ports.controllerManager}/metrics`,
+            readFileSync(join(dir, 'pki', 'ca.crt'), 'utf8'),
+          ),
+    );
+  } catch (err) {
+    log(`  could not read the work queue metrics: ${(err as Error).message}`);
+  }
   const finished: RunResult = {
     ...result,
     controllerProcess: controllerProcess.stop(),
+    ...(queue ? { queue } : {}),
+    ...(daemonSetEvents ? { daemonSetEvents } : {}),
     ...(metricsPort !== undefined ? { controllerHeapUsedMiB: heapUsed } : {}),
     ...(webhookProcess ? { webhookProcess: webhookProcess.stop() } : {}),
     loadAfter: loadAverage(),
@@ -548,6 +595,9 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
         ? `; V8 heap used ${JSON.stringify(finished.controllerHeapUsedMiB)} MiB`
         : '') +
       (finished.webhookProcess ? `; webhook VmHWM ${finished.webhookProcess.hwmMiB} MiB` : ''),
+  );
+  log(
+    `  DaemonSet work queue: ${JSON.stringify(queue)}; events on the DaemonSet: ${JSON.stringify(daemonSetEvents)}`,
   );
   return finished;
 }
