@@ -1,7 +1,8 @@
 // The HTTPS admission server: the webhook listener (app.ts) behind TLS 1.2+, with the
 // serving certificate hot-reloaded through setSecureContext.
+import type { ServerResponse } from 'node:http';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
 import type { NetworkUnavailableMode } from '../lib/daemon-pod.ts';
@@ -61,6 +62,28 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     listener,
   );
   holder.server = listening;
+  // close() stops accepting and waits for open connections. Node's
+  // closeIdleConnections()/closeAllConnections() miss a TLS connection on which
+  // the API server has not sent a request yet, which then holds close() open
+  // until the grace period ends; so the TCP sockets are tracked here, and every one
+  // is ended as soon as no request is in flight.
+  const sockets = new Set<Socket>();
+  let inFlight = 0;
+  let closing = false;
+  const endAllIfDrained = () => {
+    if (closing && inFlight === 0) for (const socket of sockets) socket.destroy();
+  };
+  listening.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  listening.on('request', (_req, res: ServerResponse) => {
+    inFlight++;
+    res.once('close', () => {
+      inFlight--;
+      endAllIfDrained();
+    });
+  });
   listening.on('tlsClientError', (err) => logger.debug({ err }, 'TLS handshake failed'));
   try {
     await new Promise<void>((resolve, reject) => {
@@ -83,14 +106,9 @@ export async function startWebhookServer(options: WebhookServerOptions): Promise
     close: () =>
       new Promise<void>((resolve) => {
         certs.close();
-        // close() stops accepting and waits for open connections; idle kept-alive
-        // ones are closed at once, busy ones as soon as their request finishes.
-        const sweep = setInterval(() => listening.closeIdleConnections(), 50);
-        listening.close(() => {
-          clearInterval(sweep);
-          resolve();
-        });
-        listening.closeIdleConnections();
+        closing = true;
+        listening.close(() => resolve());
+        endAllIfDrained();
       }),
   };
 }
