@@ -7,7 +7,6 @@ import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MANAGED_LABEL, MANAGED_LABEL_VALUE, TARGET_NODE_ANNOTATION } from '../../src/lib/daemon-pod.ts';
 import { e2eCluster } from '../harness/e2e.ts';
-import { CONTROL_PLANE_ROLE } from '../harness/kube.ts';
 import { done, notYet, waitFor } from '../harness/wait.ts';
 import {
   describePods,
@@ -51,10 +50,7 @@ async function create(name: string, podSpec: Record<string, unknown> = {}): Prom
 beforeAll(async () => {
   namespace = await cluster.createNamespace('ds-lifecycle-');
   everynode = await Everynode.start(cluster, { namespaces: [namespace] });
-  workers = (await cluster.core.listNode()).items
-    .filter((n) => n.metadata?.labels?.[CONTROL_PLANE_ROLE] === undefined)
-    .map((n) => n.metadata!.name!)
-    .sort();
+  workers = await cluster.workerNames();
 });
 
 afterEach(async () => {

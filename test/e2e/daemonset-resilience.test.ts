@@ -5,7 +5,6 @@
 import type { V1Lease } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { e2eCluster } from '../harness/e2e.ts';
-import { CONTROL_PLANE_ROLE } from '../harness/kube.ts';
 import { done, notYet, waitFor } from '../harness/wait.ts';
 import {
   describePods,
@@ -78,10 +77,7 @@ async function creators(name: string): Promise<string[]> {
 beforeAll(async () => {
   namespace = await cluster.createNamespace('ds-resilience-');
   everynode = await Everynode.start(cluster, { namespaces: [namespace], controller: false });
-  workers = (await cluster.core.listNode()).items
-    .filter((n) => n.metadata?.labels?.[CONTROL_PLANE_ROLE] === undefined)
-    .map((n) => n.metadata!.name!)
-    .sort();
+  workers = await cluster.workerNames();
 });
 
 afterEach(async () => {

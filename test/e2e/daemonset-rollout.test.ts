@@ -7,7 +7,6 @@
 import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { e2eCluster } from '../harness/e2e.ts';
-import { CONTROL_PLANE_ROLE } from '../harness/kube.ts';
 import { done, notYet, waitFor } from '../harness/wait.ts';
 import {
   describePods,
@@ -101,10 +100,7 @@ const mixedImages = (s: Sample) =>
 beforeAll(async () => {
   namespace = await cluster.createNamespace('ds-rollout-');
   everynode = await Everynode.start(cluster, { namespaces: [namespace] });
-  workers = (await cluster.core.listNode()).items
-    .filter((n) => n.metadata?.labels?.[CONTROL_PLANE_ROLE] === undefined)
-    .map((n) => n.metadata!.name!)
-    .sort();
+  workers = await cluster.workerNames();
 });
 
 afterEach(async () => {

@@ -123,6 +123,14 @@ export class ClusterClient {
   }
 
   /** Deletes the node and waits until it is gone (kwok nodes have no finalizers). */
+  /** Names of the nodes without the control-plane role label, sorted. */
+  async workerNames(): Promise<string[]> {
+    return (await this.core.listNode()).items
+      .filter((n) => n.metadata?.labels?.[CONTROL_PLANE_ROLE] === undefined)
+      .map((n) => n.metadata!.name!)
+      .sort();
+  }
+
   async deleteNode(name: string, options: WaitOptions = {}): Promise<void> {
     try {
       await this.core.deleteNode({ name });
