@@ -28,7 +28,7 @@ import {
   MANAGED_LABEL_VALUE,
   TARGET_NODE_ANNOTATION,
   pinnedNodeOf,
-} from '../../src/lib/daemon-pod.ts';
+} from '../../src/contract/daemon-pod.ts';
 import { startCluster, stopCluster, workerNodeName, type ClusterState } from '../../test/harness/cluster.ts';
 import { ClusterClient, kwokNode, nodeIsSchedulable } from '../../test/harness/kube.ts';
 import { repoRoot } from '../../test/harness/tools.ts';

@@ -23,9 +23,9 @@ import {
   MANAGED_LABEL_VALUE,
   pinnedNodeOf,
   TARGET_NODE_ANNOTATION,
-} from '../lib/daemon-pod.ts';
-import type { EventRecorder } from '../lib/events.ts';
-import { Informer, objectKey } from '../lib/informer.ts';
+} from '../contract/daemon-pod.ts';
+import type { EventRecorder } from '../machinery/events.ts';
+import { Informer, objectKey } from '../machinery/informer.ts';
 import {
   ApiError,
   isNotFound,
@@ -33,9 +33,9 @@ import {
   resources,
   type KubeClient,
   type Resource,
-} from '../lib/kube.ts';
-import { labelSelectorMatches } from '../lib/label-selector.ts';
-import { WorkQueue } from '../lib/workqueue.ts';
+} from '../machinery/kube.ts';
+import { labelSelectorMatches } from '../machinery/label-selector.ts';
+import { WorkQueue } from '../machinery/workqueue.ts';
 import { daemonSetKey, executePlan } from './executor.ts';
 import { ControllerExpectations } from './expectations.ts';
 import { nodeShouldRunDaemonPod } from './placement.ts';

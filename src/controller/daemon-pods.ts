@@ -2,7 +2,7 @@
 // getNodesToDaemonPods), and everynode's check that each one is really pinned
 // to that node.
 import type { V1Pod } from '@kubernetes/client-node';
-import { TARGET_NODE_ANNOTATION, pinnedNodeOf } from '../lib/daemon-pod.ts';
+import { TARGET_NODE_ANNOTATION, pinnedNodeOf } from '../contract/daemon-pod.ts';
 import { isTerminal, isTerminating } from './pods.ts';
 
 export interface UnpinnedPod {

@@ -7,7 +7,7 @@
 // retry upstream does).
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
-import type { EventRecorder } from '../lib/events.ts';
+import type { EventRecorder } from '../machinery/events.ts';
 import {
   ApiError,
   isAlreadyExists,
@@ -16,8 +16,8 @@ import {
   resourcePath,
   resources,
   type KubeClient,
-} from '../lib/kube.ts';
-import { CONTROLLER_REVISION_HASH_LABEL } from '../lib/daemon-pod.ts';
+} from '../machinery/kube.ts';
+import { CONTROLLER_REVISION_HASH_LABEL } from '../contract/daemon-pod.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import type { BackoffEntry, HistoryPlan, Plan, PodCreate, PodDelete, Snapshot } from './types.ts';
 

@@ -2,7 +2,7 @@
 // snapshot, Match/getPatch and cleanupHistory (pkg/controller/daemon/update.go),
 // as a plan of revision operations instead of API calls.
 import type { V1ControllerRevision, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
-import { CONTROLLER_REVISION_HASH_LABEL } from '../lib/daemon-pod.ts';
+import { CONTROLLER_REVISION_HASH_LABEL } from '../contract/daemon-pod.ts';
 import { goJsonMarshal } from './go-json.ts';
 import { computeHash } from './hash.ts';
 import { daemonSetControllerRef } from './pod-template.ts';

@@ -11,7 +11,7 @@ import type {
   V1Taint,
   V1Toleration,
 } from '@kubernetes/client-node';
-import { addOrUpdateTolerations, daemonTolerations } from '../lib/daemon-pod.ts';
+import { addOrUpdateTolerations, daemonTolerations } from '../contract/daemon-pod.ts';
 
 export interface Placement {
   /** A pod should be created on the node if it has none. */

@@ -11,7 +11,7 @@ import {
   addOrUpdateTolerations,
   daemonTolerations,
   pinToNode,
-} from '../lib/daemon-pod.ts';
+} from '../contract/daemon-pod.ts';
 
 /** metav1.NewControllerRef(ds, apps/v1 DaemonSet). */
 export function daemonSetControllerRef(ds: V1DaemonSet): V1OwnerReference {

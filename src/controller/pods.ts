@@ -5,7 +5,7 @@ import {
   CONTROLLER_REVISION_HASH_LABEL,
   POD_TEMPLATE_GENERATION_LABEL,
   timeMillis,
-} from '../lib/daemon-pod.ts';
+} from '../contract/daemon-pod.ts';
 
 /** Annotation holding the DaemonSet's template generation (apps/v1 DeprecatedTemplateGeneration). */
 export const TEMPLATE_GENERATION_ANNOTATION = 'deprecated.daemonset.template.generation';

@@ -17,7 +17,7 @@ import {
   generateServingCertificate,
   type CertificateAuthority,
 } from '../lib/certs.ts';
-import { isNotFound, resourcePath, type KubeClient, type Resource } from '../lib/kube.ts';
+import { isNotFound, resourcePath, type KubeClient, type Resource } from '../machinery/kube.ts';
 import type { Logger } from '../lib/logger.ts';
 import { formatDuration } from './duration.ts';
 import {

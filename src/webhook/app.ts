@@ -12,7 +12,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import express, { type ErrorRequestHandler, type Express } from 'express';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { NetworkUnavailableMode } from '../lib/daemon-pod.ts';
+import type { NetworkUnavailableMode } from '../contract/daemon-pod.ts';
 import { silentLogger } from '../lib/logger.ts';
 import { newProcessRegistry } from '../lib/metrics.ts';
 import { admitPod, type MutateOptions } from './mutate.ts';

@@ -17,7 +17,7 @@ import {
   pinToNode,
   sameToleration,
   type NetworkUnavailableMode,
-} from '../lib/daemon-pod.ts';
+} from '../contract/daemon-pod.ts';
 
 /** One RFC 6902 operation; only the kinds this webhook emits. */
 export type JsonPatchOp = { op: 'add' | 'replace'; path: string; value: unknown };

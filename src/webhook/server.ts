@@ -5,7 +5,7 @@ import https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { Logger } from 'pino';
-import type { NetworkUnavailableMode } from '../lib/daemon-pod.ts';
+import type { NetworkUnavailableMode } from '../contract/daemon-pod.ts';
 import { createWebhookListener } from './app.ts';
 import { watchCertificate, type KeyPair } from './cert-watcher.ts';
 import { registerCertWatcherMetrics } from './metrics.ts';

@@ -17,7 +17,7 @@ import { connect } from 'node:tls';
 import { KubeConfig, type V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateCertificateAuthority, generateServingCertificate } from '../../src/lib/certs.ts';
-import { KubeClient } from '../../src/lib/kube.ts';
+import { KubeClient } from '../../src/machinery/kube.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
 import { decideRenewal, encodeSecretData, decodeSecretData, splitPemBundle } from '../../src/tls/renewal.ts';
 import {

@@ -10,8 +10,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { e2eCluster, e2eKubeconfig } from '../harness/e2e.ts';
 import { done, notYet, waitFor } from '../harness/wait.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { KubeClient, loadKubeConfig, resourcePath, resources } from '../../src/lib/kube.ts';
-import { LeaderElector, type Lease, type StoppedReason } from '../../src/lib/leader-election.ts';
+import { KubeClient, loadKubeConfig, resourcePath, resources } from '../../src/machinery/kube.ts';
+import { LeaderElector, type Lease, type StoppedReason } from '../../src/machinery/leader-election.ts';
 import { apiServerAddress, TcpProxy } from './support/tcp-proxy.ts';
 
 const cluster = e2eCluster();

@@ -14,9 +14,9 @@ import {
   pinnedNodeOf,
   pinToNode,
   TARGET_NODE_ANNOTATION,
-} from '../../src/lib/daemon-pod.ts';
+} from '../../src/contract/daemon-pod.ts';
 import { silentLogger } from '../../src/lib/logger.ts';
-import { KubeClient, loadKubeConfig, resourcePath, resources } from '../../src/lib/kube.ts';
+import { KubeClient, loadKubeConfig, resourcePath, resources } from '../../src/machinery/kube.ts';
 import { startController, type ControllerHandle } from '../../src/controller/main.ts';
 
 const cluster = e2eCluster();

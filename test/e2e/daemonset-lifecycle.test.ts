@@ -5,7 +5,7 @@
 // replaced by a pinned one.
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { MANAGED_LABEL, MANAGED_LABEL_VALUE, TARGET_NODE_ANNOTATION } from '../../src/lib/daemon-pod.ts';
+import { MANAGED_LABEL, MANAGED_LABEL_VALUE, TARGET_NODE_ANNOTATION } from '../../src/contract/daemon-pod.ts';
 import { e2eCluster } from '../harness/e2e.ts';
 import { done, notYet, waitFor } from '../harness/wait.ts';
 import {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { daemonTolerations, TARGET_NODE_ANNOTATION } from '../../src/lib/daemon-pod.ts';
+import { daemonTolerations, TARGET_NODE_ANNOTATION } from '../../src/contract/daemon-pod.ts';
 import { e2eCluster } from '../harness/e2e.ts';
 import { CONTROL_PLANE_ROLE, type ManifestObject } from '../harness/kube.ts';
 import { repoRoot } from '../harness/tools.ts';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import type { V1DaemonSet, V1Node, V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { daemonTolerations, TAINT_NETWORK_UNAVAILABLE } from '../../src/lib/daemon-pod.ts';
+import { daemonTolerations, TAINT_NETWORK_UNAVAILABLE } from '../../src/contract/daemon-pod.ts';
 import { e2eCluster } from '../harness/e2e.ts';
 import { repoRoot } from '../harness/tools.ts';
 import { done, notYet, waitFor } from '../harness/wait.ts';

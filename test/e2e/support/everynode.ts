@@ -25,7 +25,7 @@ import {
   TARGET_NODE_ANNOTATION,
   controllerRefOf,
   pinnedNodeOf,
-} from '../../../src/lib/daemon-pod.ts';
+} from '../../../src/contract/daemon-pod.ts';
 import { isApiError, type ClusterClient } from '../../harness/kube.ts';
 import { repoRoot } from '../../harness/tools.ts';
 import { done, notYet, waitFor, type WaitOptions } from '../../harness/wait.ts';

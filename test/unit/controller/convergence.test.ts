@@ -10,7 +10,7 @@ import { nodeShouldRunDaemonPod } from '../../../src/controller/placement.ts';
 import { isPodAvailable, isPodUpdated, isTerminating } from '../../../src/controller/pods.ts';
 import { rolloutLimits } from '../../../src/controller/rolling-update.ts';
 import { buildSyncContext } from '../../../src/controller/sync-context.ts';
-import { MANAGED_LABEL, TARGET_NODE_ANNOTATION, pinnedNodeOf } from '../../../src/lib/daemon-pod.ts';
+import { MANAGED_LABEL, TARGET_NODE_ANNOTATION, pinnedNodeOf } from '../../../src/contract/daemon-pod.ts';
 import type { Plan } from '../../../src/controller/types.ts';
 import {
   Cluster,

@@ -14,7 +14,7 @@ import {
   CONTROLLER_REVISION_HASH_LABEL,
   TARGET_NODE_ANNOTATION,
   pinToNode,
-} from '../../../src/lib/daemon-pod.ts';
+} from '../../../src/contract/daemon-pod.ts';
 import { computeHash } from '../../../src/controller/hash.ts';
 import { planDaemonSet } from '../../../src/controller/plan.ts';
 import type { BackoffEntry, Plan, Snapshot } from '../../../src/controller/types.ts';

@@ -2,7 +2,7 @@
 // asserted on the plan (creates, deletes, events, status).
 import { describe, expect, it } from 'vitest';
 import { planDaemonSet } from '../../../src/controller/plan.ts';
-import { pinnedNodeOf } from '../../../src/lib/daemon-pod.ts';
+import { pinnedNodeOf } from '../../../src/contract/daemon-pod.ts';
 import {
   Cluster,
   NOW,

@@ -6,7 +6,7 @@ import {
   sortPodsOldestFirst,
   templateGeneration,
 } from '../../../src/controller/pods.ts';
-import { pinnedNodeOf } from '../../../src/lib/daemon-pod.ts';
+import { pinnedNodeOf } from '../../../src/contract/daemon-pod.ts';
 import { NOW, daemonSet, pod } from './fixtures.ts';
 
 describe('newPod', () => {

@@ -6,7 +6,7 @@ import type { V1Pod, V1Toleration } from '@kubernetes/client-node';
 import { applyPatch } from 'rfc6902';
 import request from 'supertest';
 import { expect } from 'vitest';
-import { MANAGED_LABEL, TARGET_NODE_ANNOTATION } from '../../../src/lib/daemon-pod.ts';
+import { MANAGED_LABEL, TARGET_NODE_ANNOTATION } from '../../../src/contract/daemon-pod.ts';
 
 export const NODE = 'worker-1';
 

@@ -12,7 +12,7 @@ import {
   pinnedNodeOf,
   sameToleration,
   type NetworkUnavailableMode,
-} from '../../../src/lib/daemon-pod.ts';
+} from '../../../src/contract/daemon-pod.ts';
 import { admitPod, mutatePod } from '../../../src/webhook/mutate.ts';
 import { pinnedRequired } from './fixtures.ts';
 

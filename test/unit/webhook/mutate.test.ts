@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
 import { createWebhookApp } from '../../../src/webhook/app.ts';
-import { TARGET_NODE_ANNOTATION } from '../../../src/lib/daemon-pod.ts';
+import { TARGET_NODE_ANNOTATION } from '../../../src/contract/daemon-pod.ts';
 import {
   DAEMON_TOLERATIONS,
   NETWORK_UNAVAILABLE,

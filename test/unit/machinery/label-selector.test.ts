@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { labelSelectorMatches } from '../../src/lib/label-selector.ts';
+import { labelSelectorMatches } from '../../../src/machinery/label-selector.ts';
 
 describe('labelSelectorMatches', () => {
   const labels = { app: 'web', tier: 'front' };

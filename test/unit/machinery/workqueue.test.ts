@@ -8,8 +8,8 @@ import {
   MaxOfRateLimiter,
   WorkQueue,
   defaultControllerRateLimiter,
-} from '../../src/lib/workqueue.ts';
-import { TokenBucket } from '../../src/lib/token-bucket.ts';
+} from '../../../src/machinery/workqueue.ts';
+import { TokenBucket } from '../../../src/machinery/token-bucket.ts';
 
 describe('WorkQueue', () => {
   it('hands out a key added several times only once', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TokenBucket } from '../../src/lib/token-bucket.ts';
+import { TokenBucket } from '../../../src/machinery/token-bucket.ts';
 
 /** A clock the test moves by hand. */
 function manualClock() {
