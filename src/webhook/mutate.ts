@@ -18,6 +18,8 @@ import {
   sameToleration,
   type NetworkUnavailableMode,
 } from '../contract/daemon-pod.ts';
+// review.ts is pure as well (no I/O imports), so the decision stays free of I/O.
+import { isObject } from './review.ts';
 
 /** One RFC 6902 operation; only the kinds this webhook emits. */
 export type JsonPatchOp = { op: 'add' | 'replace'; path: string; value: unknown };
@@ -57,9 +59,6 @@ export function nodeNameProblem(name: unknown): string | undefined {
   }
   return undefined;
 }
-
-const isObject = (v: unknown): v is Record<string, unknown> =>
-  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 const REQUIRED_PATH = '/spec/affinity/nodeAffinity/requiredDuringSchedulingIgnoredDuringExecution';
 

@@ -28,7 +28,8 @@ export interface AdmissionReviewResponse {
 
 export type DecodedReview = { ok: true; request: AdmissionRequest } | { ok: false; error: string };
 
-const isObject = (v: unknown): v is Record<string, unknown> =>
+/** A JSON object (not null, not an array); shared with mutate.ts, which may import this pure module. */
+export const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Checks the envelope; the error text goes back to the caller as the 400 body. */
