@@ -1,6 +1,7 @@
 // A list+watch cache of wire-JSON objects, in the spirit of client-go's
-// reflector + store, hardened against client-node's known watch failures
-// (silent half-open watches, error-then-stop, reconnect storms):
+// tools/cache reflector (ListAndWatch, watchHandler) + DeltaFIFO/store,
+// hardened against client-node's known watch failures (silent half-open
+// watches, error-then-stop, reconnect storms):
 // - resourceVersion tracking; a clean server close re-watches from it;
 // - any other failure restarts the watch with exponential backoff;
 // - 410 Gone (HTTP or an ERROR event) re-lists and diffs the cache;
@@ -8,14 +9,31 @@
 //   bookmark) for too long; bookmarks are requested so a quiet watch is not silent;
 // - a periodic re-list repairs anything a watch may have missed.
 // Handlers receive add(obj), update(old, new), delete(lastKnown).
+// This file is the I/O shell: every decision (what an event or a relist does to
+// the store, when to re-list, back off or restart) is a pure function in
+// informer-logic.ts, unit-tested there.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Counter, type Registry } from 'prom-client';
-import { isGone, ApiError, resourcePath, type KubeClient, type Query, type Resource } from './kube.ts';
+import { resourcePath, type KubeClient, type Query, type Resource } from './kube.ts';
+import {
+  applyWatchEvent,
+  classifyFailure,
+  IndexedStore,
+  initialLoopState,
+  listPageRecovery,
+  nextLoopStep,
+  objectKey,
+  relistDelayMs,
+  replaceDeltas,
+  watchdogCheck,
+  watchTimeoutSeconds,
+  type Delta,
+  type KubeObject,
+  type RoundResult,
+} from './informer-logic.ts';
 
-export interface KubeObject {
-  metadata?: { name?: string; namespace?: string; resourceVersion?: string; uid?: string };
-}
+export { objectKey, type KubeObject } from './informer-logic.ts';
 
 export interface InformerHandlers<T> {
   add?(obj: T): void;
@@ -83,11 +101,6 @@ function informerMetrics(registry: Registry) {
   return m;
 }
 
-export const objectKey = (obj: KubeObject): string =>
-  obj.metadata?.namespace
-    ? `${obj.metadata.namespace}/${obj.metadata.name ?? ''}`
-    : (obj.metadata?.name ?? '');
-
 export class Informer<T extends KubeObject> {
   private readonly options: Required<
     Pick<
@@ -103,12 +116,8 @@ export class Informer<T extends KubeObject> {
     InformerOptions;
   private readonly path: string;
   private readonly log: Logger;
-  private readonly items = new Map<string, T>();
+  private readonly store = new IndexedStore<T>();
   private readonly handlers: InformerHandlers<T>[] = [];
-  private readonly indexers = new Map<
-    string,
-    { fn: (obj: T) => string[]; index: Map<string, Set<string>> }
-  >();
   private readonly metrics: ReturnType<typeof informerMetrics> | undefined;
   private resourceVersion = '';
   private synced = false;
@@ -135,39 +144,30 @@ export class Informer<T extends KubeObject> {
   /** Registers handlers; objects already cached are delivered as adds, as client-go does for late handlers. */
   addHandlers(handlers: InformerHandlers<T>): void {
     this.handlers.push(handlers);
-    if (this.synced) for (const obj of this.items.values()) this.safely(() => handlers.add?.(obj));
+    if (this.synced) for (const obj of this.store.list()) this.safely(() => handlers.add?.(obj));
   }
 
   /** Maintains a secondary index: `fn` returns the index values an object is filed under. */
   addIndexer(name: string, fn: (obj: T) => string[]): void {
-    const index = new Map<string, Set<string>>();
-    this.indexers.set(name, { fn, index });
-    for (const [key, obj] of this.items) for (const v of fn(obj)) addToSet(index, v, key);
+    this.store.addIndexer(name, fn);
   }
 
   /** Objects filed under `value` in the named index. */
   byIndex(name: string, value: string): T[] {
-    const keys = this.indexers.get(name)?.index.get(value);
-    if (!keys) return [];
-    const out: T[] = [];
-    for (const k of keys) {
-      const obj = this.items.get(k);
-      if (obj) out.push(obj);
-    }
-    return out;
+    return this.store.byIndex(name, value);
   }
 
   /** The cached object for `namespace/name` (or `name` for cluster-scoped resources). */
   get(key: string): T | undefined {
-    return this.items.get(key);
+    return this.store.get(key);
   }
 
   list(): T[] {
-    return [...this.items.values()];
+    return this.store.list();
   }
 
   size(): number {
-    return this.items.size;
+    return this.store.size();
   }
 
   hasSynced(): boolean {
@@ -207,45 +207,40 @@ export class Informer<T extends KubeObject> {
   }
 
   private async run(): Promise<void> {
-    let needList = true;
+    let state = initialLoopState(this.options);
     let lastList = 0;
-    let backoffMs = this.options.backoffInitialMs;
     while (!this.stopped) {
+      let result: RoundResult;
       try {
-        if (needList) {
+        if (state.needList) {
           await this.listAndReplace();
-          needList = false;
+          state = { ...state, needList: false };
           lastList = Date.now();
         }
-        const relistIn = Math.max(0, lastList + this.options.relistIntervalMs - Date.now());
-        const outcome = await this.watchOnce(relistIn);
-        if (outcome === 'relist') needList = true;
-        this.metrics?.restarts.inc({ resource: this.options.resource.plural, reason: outcome });
-        // A watch that ran normally resets the backoff (client-go resets after a quiet period).
-        backoffMs = this.options.backoffInitialMs;
+        const relistIn = relistDelayMs(lastList, Date.now(), this.options.relistIntervalMs);
+        result = { ended: await this.watchOnce(relistIn) };
       } catch (err) {
         if (this.stopped) break;
-        if (isGone(err)) {
+        result = { failed: classifyFailure(err) };
+        if (result.failed === 'gone') {
           // The stored resourceVersion is too old: only a fresh list can continue.
           this.log.info(
             { resourceVersion: this.resourceVersion },
             'resourceVersion expired (410 Gone), re-listing',
           );
-          this.metrics?.restarts.inc({ resource: this.options.resource.plural, reason: 'gone' });
-          needList = true;
-          continue;
+        } else {
+          this.log.warn({ err, retryInMs: Math.round(state.backoffMs) }, 'list/watch failed, retrying');
         }
-        this.log.warn({ err, retryInMs: Math.round(backoffMs) }, 'list/watch failed, retrying');
-        this.metrics?.restarts.inc({ resource: this.options.resource.plural, reason: 'error' });
+      }
+      const step = nextLoopStep(state, result, this.options, Math.random());
+      state = step.state;
+      this.metrics?.restarts.inc({ resource: this.options.resource.plural, reason: step.reason });
+      if (step.sleepMs !== undefined) {
         try {
-          // Jitter keeps many informers from reconnecting in lockstep after an apiserver restart.
-          await sleep(backoffMs * (1 + Math.random() * 0.2), undefined, {
-            signal: this.stopController.signal,
-          });
+          await sleep(step.sleepMs, undefined, { signal: this.stopController.signal });
         } catch {
           break;
         }
-        backoffMs = Math.min(this.options.backoffMaxMs, backoffMs * 2);
       }
     }
   }
@@ -272,8 +267,7 @@ export class Informer<T extends KubeObject> {
           signal: this.stopController.signal,
         });
       } catch (err) {
-        if (cont && isGone(err)) {
-          // The continue token expired mid-list: start over in one unpaginated request, as client-go's pager does.
+        if (listPageRecovery(cont !== undefined, err) === 'restart-unpaginated') {
           fresh.clear();
           cont = undefined;
           limit = undefined;
@@ -287,14 +281,7 @@ export class Informer<T extends KubeObject> {
       if (!cont) break;
     }
     if (this.stopped) return;
-    const old = new Map(this.items);
-    for (const [key, obj] of fresh) {
-      const prev = old.get(key);
-      old.delete(key);
-      if (!prev) this.insert(key, obj, undefined);
-      else if (prev.metadata?.resourceVersion !== obj.metadata?.resourceVersion) this.insert(key, obj, prev);
-    }
-    for (const [key, prev] of old) this.remove(key, prev);
+    for (const delta of replaceDeltas(this.store.entries(), fresh)) this.deliver(delta);
     this.resourceVersion = listRV;
     this.log.debug({ count: fresh.size, resourceVersion: listRV }, 'listed');
     if (!this.synced) {
@@ -312,26 +299,24 @@ export class Informer<T extends KubeObject> {
     const controller = new AbortController();
     this.currentWatch = controller;
     if (this.stopped) controller.abort(new WatchEnded('stopped'));
+    let lastActivity = performance.now();
     let silenceTimer: NodeJS.Timeout | undefined;
-    const armSilence = () => {
-      clearTimeout(silenceTimer);
-      silenceTimer = setTimeout(
-        () => controller.abort(new WatchEnded('silent')),
-        this.options.silenceTimeoutMs,
-      );
+    const checkSilence = () => {
+      const check = watchdogCheck(lastActivity, performance.now(), this.options.silenceTimeoutMs);
+      if (check.restart) controller.abort(new WatchEnded('silent'));
+      else silenceTimer = setTimeout(checkSilence, check.checkInMs);
     };
     const relistTimer = setTimeout(() => controller.abort(new WatchEnded('relist')), relistInMs);
-    const min = this.options.minWatchTimeoutSeconds;
     const query: Query = {
       ...this.baseQuery(),
       resourceVersion: this.resourceVersion,
       allowWatchBookmarks: true,
-      timeoutSeconds: Math.floor(min * (1 + Math.random())),
+      timeoutSeconds: watchTimeoutSeconds(this.options.minWatchTimeoutSeconds, Math.random()),
     };
     try {
-      armSilence();
+      silenceTimer = setTimeout(checkSilence, this.options.silenceTimeoutMs);
       for await (const event of this.options.client.watch<T>(this.path, query, controller.signal)) {
-        armSilence();
+        lastActivity = performance.now();
         this.handleEvent(event.type, event.object);
       }
       return 'closed';
@@ -358,63 +343,26 @@ export class Informer<T extends KubeObject> {
   }
 
   private handleEvent(type: string, obj: T): void {
-    switch (type) {
-      case 'ADDED':
-      case 'MODIFIED': {
-        const key = objectKey(obj);
-        this.insert(key, obj, this.items.get(key));
-        break;
-      }
-      case 'DELETED': {
-        const key = objectKey(obj);
-        if (this.items.has(key)) this.remove(key, obj);
-        break;
-      }
-      case 'BOOKMARK':
-        break;
-      case 'ERROR': {
-        const status = obj as { code?: number; reason?: string; message?: string };
-        throw new ApiError(
-          status.code ?? 500,
-          status.reason ?? '',
-          `watch error: ${status.message ?? ''}`,
-          status,
-        );
-      }
-      default:
-        return;
-    }
-    const rv = obj.metadata?.resourceVersion;
-    if (rv) this.resourceVersion = rv;
+    const effect = applyWatchEvent(type, obj, (key) => this.store.get(key));
+    if (effect.error) throw effect.error;
+    if (effect.delta) this.deliver(effect.delta);
+    if (effect.resourceVersion) this.resourceVersion = effect.resourceVersion;
   }
 
-  private insert(key: string, obj: T, prev: T | undefined): void {
-    if (prev) this.unindex(key, prev);
-    this.items.set(key, obj);
-    this.index(key, obj);
+  /** Applies a delta to the store, then calls every handler for it. */
+  private deliver(delta: Delta<T>): void {
+    this.store.apply(delta);
     for (const h of this.handlers) {
-      if (prev) this.safely(() => h.update?.(prev, obj));
-      else this.safely(() => h.add?.(obj));
-    }
-  }
-
-  private remove(key: string, lastKnown: T): void {
-    const prev = this.items.get(key);
-    if (prev) this.unindex(key, prev);
-    this.items.delete(key);
-    for (const h of this.handlers) this.safely(() => h.delete?.(lastKnown));
-  }
-
-  private index(key: string, obj: T): void {
-    for (const { fn, index } of this.indexers.values()) for (const v of fn(obj)) addToSet(index, v, key);
-  }
-
-  private unindex(key: string, obj: T): void {
-    for (const { fn, index } of this.indexers.values()) {
-      for (const v of fn(obj)) {
-        const set = index.get(v);
-        set?.delete(key);
-        if (set?.size === 0) index.delete(v);
+      switch (delta.type) {
+        case 'add':
+          this.safely(() => h.add?.(delta.obj));
+          break;
+        case 'update':
+          this.safely(() => h.update?.(delta.oldObj, delta.obj));
+          break;
+        case 'delete':
+          this.safely(() => h.delete?.(delta.obj));
+          break;
       }
     }
   }
@@ -427,10 +375,4 @@ export class Informer<T extends KubeObject> {
       this.log.error({ err }, 'informer handler threw');
     }
   }
-}
-
-function addToSet(index: Map<string, Set<string>>, value: string, key: string): void {
-  let set = index.get(value);
-  if (!set) index.set(value, (set = new Set()));
-  set.add(key);
 }
