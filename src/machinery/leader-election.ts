@@ -1,5 +1,6 @@
 // Leader election on a coordination.k8s.io/v1 Lease, following client-go's
-// tools/leaderelection (client-node has none):
+// tools/leaderelection (leaderelection.go: tryAcquireOrRenew, renew, release;
+// client-node has none):
 // - acquire: every retryPeriod, take the Lease if it is free, ours, or its
 //   holder has not renewed it for leaseDuration as measured on OUR clock since
 //   we last saw the record change (no trust in other clocks);
@@ -9,10 +10,14 @@
 //   candidates racing get a 409 and only one wins;
 // - release on stop: holderIdentity emptied and leaseDurationSeconds=1, so a
 //   standby takes over within one retry period.
+// The decisions are pure functions (decideAcquireOrRenew, observeLease,
+// decideAfterFailedRenew, releasedSpec, validateElectionTimings), unit-tested
+// with plain objects; the LeaderElector class is the I/O shell that calls them.
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Logger } from 'pino';
 import { Gauge, type Registry } from 'prom-client';
 import { isAlreadyExists, isConflict, isNotFound, resourcePath, resources, type KubeClient } from './kube.ts';
+import { microTime } from './time.ts';
 
 export interface LeaseSpec {
   holderIdentity?: string | null;
@@ -65,9 +70,163 @@ function masterStatus(registry: Registry): Gauge<'name'> {
   return g;
 }
 
-/** metav1.MicroTime's wire format: RFC 3339 with microseconds. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
+/** What this elector remembers of the Lease record (client-go's observedRawRecord and observedTime). */
+export interface Observation {
+  /** The spec as last seen, serialised: a change of any field (renewTime included) is a sign of life. */
+  specJson: string;
+  /** Our monotonic clock when the record last changed. */
+  observedAt: number;
+}
+
+export const NO_OBSERVATION: Observation = { specJson: '', observedAt: 0 };
+
+/** The holder a Lease names ('' when none). */
+export const leaderOf = (lease: Lease | undefined): string => lease?.spec?.holderIdentity ?? '';
+
+/** Notes a Lease just read or written: the local time moves only when the record changed. */
+export function observeLease(prev: Observation, lease: Lease, localNow: number): Observation {
+  const specJson = JSON.stringify(lease.spec ?? {});
+  return specJson === prev.specJson ? prev : { specJson, observedAt: localNow };
+}
+
+export interface AcquireInput {
+  /** The Lease as just read; undefined when it does not exist (GET said 404). */
+  lease: Lease | undefined;
+  identity: string;
+  leaseDurationMs: number;
+  /** What this elector observed before this read. */
+  observed: Observation;
+  /** Our monotonic clock (performance.now): judges expiry, never the Lease's renewTime. */
+  localNow: number;
+  /** The wall clock (Date.now), written into acquireTime and renewTime. */
+  wallNow: number;
+}
+
+export type AcquireDecision = {
+  /** The observation after this read (pass it on to the next decision). */
+  observed: Observation;
+  /** Who leads once the action succeeds. */
+  leader: string;
+} & (
+  | /** No Lease yet: create it, holding it. */ { action: 'create'; spec: LeaseSpec }
+  | /** We hold it: update renewTime, keep acquireTime and leaseTransitions. */ {
+      action: 'renew';
+      spec: LeaseSpec;
+    }
+  | /** Free (no holder) or expired on our clock: take it, leaseTransitions + 1. */ {
+      action: 'take-over';
+      spec: LeaseSpec;
+      previousHolder: string;
+    }
+  | /** Someone else holds a valid Lease: stay a follower. */ { action: 'follow'; expiresInMs: number }
+);
+
+/**
+ * client-go's tryAcquireOrRenew after the read: create a missing Lease, renew
+ * ours, take over one that is free or whose record has not changed for its
+ * leaseDurationSeconds on our clock, otherwise follow. The written spec keeps
+ * the Lease's other fields.
+ */
+export function decideAcquireOrRenew(input: AcquireInput): AcquireDecision {
+  const { lease, identity, wallNow } = input;
+  const leaseDurationSeconds = Math.round(input.leaseDurationMs / 1000);
+  if (!lease) {
+    const now = microTime(wallNow);
+    return {
+      action: 'create',
+      observed: input.observed,
+      leader: identity,
+      spec: {
+        holderIdentity: identity,
+        leaseDurationSeconds,
+        acquireTime: now,
+        renewTime: now,
+        leaseTransitions: 0,
+      },
+    };
+  }
+  const observed = observeLease(input.observed, lease, input.localNow);
+  const prev = lease.spec;
+  const holder = leaderOf(lease);
+  const weHeldIt = holder === identity;
+  const validUntil = observed.observedAt + (prev?.leaseDurationSeconds ?? 0) * 1000;
+  const expired = input.localNow > validUntil;
+  if (holder && !weHeldIt && !expired) {
+    return { action: 'follow', observed, leader: holder, expiresInMs: validUntil - input.localNow };
+  }
+  const now = microTime(wallNow);
+  const spec: LeaseSpec = {
+    ...prev,
+    holderIdentity: identity,
+    leaseDurationSeconds,
+    acquireTime: weHeldIt ? (prev?.acquireTime ?? now) : now,
+    renewTime: now,
+    leaseTransitions: (prev?.leaseTransitions ?? 0) + (weHeldIt ? 0 : 1),
+  };
+  return weHeldIt
+    ? { action: 'renew', observed, leader: identity, spec }
+    : { action: 'take-over', observed, leader: identity, spec, previousHolder: holder };
+}
+
+export interface FailedRenewInput {
+  /** The holder in the last observed record. */
+  observedHolder: string;
+  identity: string;
+  /** Our monotonic clock at the last successful renewal, and now. */
+  lastRenewAt: number;
+  localNow: number;
+  renewDeadlineMs: number;
+}
+
+/**
+ * After a renewal attempt failed: step down at once when another holder was
+ * seen (everynode's choice; client-go waits for the deadline) or when the renew
+ * deadline has passed since the last success (client-go's renew loop), else retry.
+ */
+export function decideAfterFailedRenew(
+  input: FailedRenewInput,
+): { action: 'retry' } | { action: 'step-down'; why: 'taken-over' | 'deadline' } {
+  if (input.observedHolder && input.observedHolder !== input.identity)
+    return { action: 'step-down', why: 'taken-over' };
+  if (input.localNow - input.lastRenewAt >= input.renewDeadlineMs)
+    return { action: 'step-down', why: 'deadline' };
+  return { action: 'retry' };
+}
+
+/** How long a renewal attempt may take: what is left of the renew deadline. */
+export const renewBudgetMs = (lastRenewAt: number, localNow: number, renewDeadlineMs: number): number =>
+  lastRenewAt + renewDeadlineMs - localNow;
+
+/**
+ * The spec that releases a Lease we hold (client-go ReleaseOnCancel): no
+ * holder, leaseDurationSeconds 1, transitions kept. Undefined when the last
+ * observed record is not ours, so there is nothing to release.
+ */
+export function releasedSpec(
+  observed: Lease | undefined,
+  identity: string,
+  wallNow: number,
+): LeaseSpec | undefined {
+  if (!observed || leaderOf(observed) !== identity) return undefined;
+  const now = microTime(wallNow);
+  return {
+    holderIdentity: '',
+    leaseDurationSeconds: 1,
+    acquireTime: now,
+    renewTime: now,
+    leaseTransitions: observed.spec?.leaseTransitions ?? 0,
+  };
+}
+
+/** client-go's NewLeaderElector checks: leaseDuration > renewDeadline > retryPeriod·1.2. */
+export function validateElectionTimings(
+  leaseDurationMs: number,
+  renewDeadlineMs: number,
+  retryPeriodMs: number,
+): void {
+  if (leaseDurationMs <= renewDeadlineMs) throw new Error('leaseDuration must be greater than renewDeadline');
+  if (renewDeadlineMs <= retryPeriodMs * 1.2)
+    throw new Error('renewDeadline must be greater than retryPeriod*1.2');
 }
 
 export class LeaderElector {
@@ -78,19 +237,14 @@ export class LeaderElector {
   private readonly status: Gauge<'name'> | undefined;
   private readonly stopController = new AbortController();
   private observed: Lease | undefined;
-  private observedSpecJson = '';
-  /** Our clock's time when the Lease record last changed. */
-  private observedTime = 0;
+  private observation: Observation = NO_OBSERVATION;
   private leading: AbortController | undefined;
   private running: Promise<void> | undefined;
   private lastLeader = '';
 
   constructor(options: LeaderElectorOptions) {
     this.o = { leaseDurationMs: 15_000, renewDeadlineMs: 10_000, retryPeriodMs: 2_000, ...options };
-    if (this.o.leaseDurationMs <= this.o.renewDeadlineMs)
-      throw new Error('leaseDuration must be greater than renewDeadline');
-    if (this.o.renewDeadlineMs <= this.o.retryPeriodMs * 1.2)
-      throw new Error('renewDeadline must be greater than retryPeriod*1.2');
+    validateElectionTimings(this.o.leaseDurationMs, this.o.renewDeadlineMs, this.o.retryPeriodMs);
     this.path = resourcePath(resources.leases, { namespace: options.namespace, name: options.name });
     this.log = options.logger.child({
       lease: `${options.namespace}/${options.name}`,
@@ -106,7 +260,7 @@ export class LeaderElector {
 
   /** The holder we last observed ('' when none). */
   leader(): string {
-    return this.observed?.spec?.holderIdentity ?? '';
+    return leaderOf(this.observed);
   }
 
   /** Starts campaigning; the returned promise settles when leadership has ended or stop() was called. */
@@ -160,15 +314,22 @@ export class LeaderElector {
     while (!this.stopped) {
       if (!(await this.pause(this.o.retryPeriodMs))) return 'stopped';
       for (;;) {
-        const ok = await this.tryAcquireOrRenew(lastRenew + this.o.renewDeadlineMs - performance.now());
+        const ok = await this.tryAcquireOrRenew(
+          renewBudgetMs(lastRenew, performance.now(), this.o.renewDeadlineMs),
+        );
         if (this.stopped) return 'stopped';
         if (ok) {
           lastRenew = performance.now();
           break;
         }
-        const holder = this.leader();
-        if (holder && holder !== this.o.identity) return 'lost';
-        if (performance.now() - lastRenew >= this.o.renewDeadlineMs) return 'lost';
+        const next = decideAfterFailedRenew({
+          observedHolder: this.leader(),
+          identity: this.o.identity,
+          lastRenewAt: lastRenew,
+          localNow: performance.now(),
+          renewDeadlineMs: this.o.renewDeadlineMs,
+        });
+        if (next.action === 'step-down') return 'lost';
         if (!(await this.pause(this.o.retryPeriodMs))) return 'stopped';
       }
     }
@@ -181,47 +342,50 @@ export class LeaderElector {
       this.stopController.signal,
       AbortSignal.timeout(Math.max(1, Math.ceil(budgetMs))),
     ]);
-    const now = Date.now();
-    const desired = (prev: LeaseSpec | undefined, weHeldIt: boolean): LeaseSpec => ({
-      holderIdentity: this.o.identity,
-      leaseDurationSeconds: Math.round(this.o.leaseDurationMs / 1000),
-      acquireTime: weHeldIt ? (prev?.acquireTime ?? microTime(now)) : microTime(now),
-      renewTime: microTime(now),
-      leaseTransitions: (prev?.leaseTransitions ?? 0) + (weHeldIt ? 0 : 1),
-    });
     try {
-      let current: Lease;
+      let current: Lease | undefined;
       try {
         current = await this.o.client.request<Lease>('GET', this.path, { signal });
       } catch (err) {
         if (!isNotFound(err)) throw err;
-        const created = await this.o.client.request<Lease>(
-          'POST',
-          resourcePath(resources.leases, { namespace: this.o.namespace }),
-          {
-            body: {
-              apiVersion: 'coordination.k8s.io/v1',
-              kind: 'Lease',
-              metadata: { name: this.o.name, namespace: this.o.namespace },
-              spec: { ...desired(undefined, false), leaseTransitions: 0 },
-            },
-            signal,
-          },
-        );
-        this.observe(created);
-        return true;
       }
-      this.observe(current);
-      const holder = current.spec?.holderIdentity ?? '';
-      const weHeldIt = holder === this.o.identity;
-      const expired =
-        performance.now() > this.observedTime + (current.spec?.leaseDurationSeconds ?? 0) * 1000;
-      if (holder && !weHeldIt && !expired) return false;
-      const updated = await this.o.client.request<Lease>('PUT', this.path, {
-        body: { ...current, spec: { ...current.spec, ...desired(current.spec, weHeldIt) } },
-        signal,
+      if (current) this.observe(current);
+      const decision = decideAcquireOrRenew({
+        lease: current,
+        identity: this.o.identity,
+        leaseDurationMs: this.o.leaseDurationMs,
+        observed: this.observation,
+        localNow: performance.now(),
+        wallNow: Date.now(),
       });
-      this.observe(updated);
+      let written: Lease;
+      switch (decision.action) {
+        case 'follow':
+          return false;
+        case 'create':
+          written = await this.o.client.request<Lease>(
+            'POST',
+            resourcePath(resources.leases, { namespace: this.o.namespace }),
+            {
+              body: {
+                apiVersion: 'coordination.k8s.io/v1',
+                kind: 'Lease',
+                metadata: { name: this.o.name, namespace: this.o.namespace },
+                spec: decision.spec,
+              },
+              signal,
+            },
+          );
+          break;
+        case 'renew':
+        case 'take-over':
+          written = await this.o.client.request<Lease>('PUT', this.path, {
+            body: { ...current, spec: decision.spec },
+            signal,
+          });
+          break;
+      }
+      this.observe(written);
       return true;
     } catch (err) {
       if (isConflict(err) || isAlreadyExists(err)) {
@@ -236,20 +400,11 @@ export class LeaderElector {
   /** Gives the Lease up so a standby need not wait for it to expire (client-go ReleaseOnCancel). */
   private async release(): Promise<void> {
     const current = this.observed;
-    if (!current || current.spec?.holderIdentity !== this.o.identity) return;
-    const now = microTime(Date.now());
+    const spec = releasedSpec(current, this.o.identity, Date.now());
+    if (!current || !spec) return;
     try {
       const released = await this.o.client.request<Lease>('PUT', this.path, {
-        body: {
-          ...current,
-          spec: {
-            holderIdentity: '',
-            leaseDurationSeconds: 1,
-            acquireTime: now,
-            renewTime: now,
-            leaseTransitions: current.spec.leaseTransitions ?? 0,
-          },
-        },
+        body: { ...current, spec },
         signal: AbortSignal.timeout(Math.ceil(this.o.renewDeadlineMs)),
       });
       this.observe(released);
@@ -259,14 +414,11 @@ export class LeaderElector {
     }
   }
 
+  /** Remembers a Lease read or written, and reports a change of holder. */
   private observe(lease: Lease): void {
-    const specJson = JSON.stringify(lease.spec ?? {});
-    if (specJson !== this.observedSpecJson) {
-      this.observedSpecJson = specJson;
-      this.observedTime = performance.now();
-    }
+    this.observation = observeLease(this.observation, lease, performance.now());
     this.observed = lease;
-    const holder = lease.spec?.holderIdentity ?? '';
+    const holder = leaderOf(lease);
     if (holder !== this.lastLeader) {
       this.lastLeader = holder;
       if (holder) {
