@@ -1,10 +1,14 @@
-// The contract between the controller and the webhook for daemon pods, plus the
-// upstream helpers both need (pkg/controller/daemon/util/daemonset_util.go).
+// The one contract between the controller and the webhook for daemon pods:
+// which owner kinds make a pod a daemon pod, the owner reference the controller
+// writes, the labels and annotation it reserves, the daemon toleration set and
+// the node pinning, plus the upstream helpers both need
+// (pkg/controller/daemon/util/daemonset_util.go). Both processes import these
+// and nothing else decides them.
 //
 // Every object here is "wire JSON": what JSON.parse gives for the API server's
 // response. The client-node V1* types describe the shape, but timestamps are
 // RFC 3339 strings on the wire, so read them through `timeMillis`.
-import type { V1Affinity, V1OwnerReference, V1Pod, V1Toleration } from '@kubernetes/client-node';
+import type { V1Affinity, V1OwnerReference, V1Pod, V1PodSpec, V1Toleration } from '@kubernetes/client-node';
 
 /** Annotation the controller sets on each pod it creates: the node the pod is for. */
 export const TARGET_NODE_ANNOTATION = 'everynode.dev/target-node';
@@ -16,13 +20,79 @@ export const MANAGED_LABEL_VALUE = 'true';
 export const CONTROLLER_REVISION_HASH_LABEL = 'controller-revision-hash';
 export const POD_TEMPLATE_GENERATION_LABEL = 'pod-template-generation';
 
-/** Owner kinds whose pods are daemon pods. One place, so a CRD kind can be added later. */
-export const DAEMON_OWNER_KINDS: ReadonlyArray<{ apiVersion: string; kind: string }> = [
-  { apiVersion: 'apps/v1', kind: 'DaemonSet' },
+/**
+ * Labels the controller sets on every pod it creates, whatever the template says. A selector that
+ * needs another value for one of them can never select the controller's own pods.
+ */
+export const RESERVED_POD_LABELS: readonly string[] = [
+  MANAGED_LABEL,
+  CONTROLLER_REVISION_HASH_LABEL,
+  POD_TEMPLATE_GENERATION_LABEL,
 ];
 
-export const isDaemonOwner = (ref: Pick<V1OwnerReference, 'apiVersion' | 'kind'>): boolean =>
-  DAEMON_OWNER_KINDS.some((k) => k.kind === ref.kind && k.apiVersion === ref.apiVersion);
+/** A kind whose pods are daemon pods: the API group/version/kind and its REST plural. */
+export interface DaemonOwnerKind {
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+}
+
+export const APPS_V1_DAEMONSET: DaemonOwnerKind = {
+  group: 'apps',
+  version: 'v1',
+  kind: 'DaemonSet',
+  plural: 'daemonsets',
+};
+
+/** Owner kinds whose pods are daemon pods. The one list; a CRD kind is added here. */
+export const DAEMON_OWNER_KINDS: readonly DaemonOwnerKind[] = [APPS_V1_DAEMONSET];
+
+export const apiVersionOf = (kind: DaemonOwnerKind): string =>
+  kind.group === '' ? kind.version : `${kind.group}/${kind.version}`;
+
+const groupOf = (apiVersion: string | undefined): string => {
+  const v = apiVersion ?? '';
+  const slash = v.indexOf('/');
+  return slash < 0 ? '' : v.slice(0, slash);
+};
+
+/**
+ * The daemon owner kind an owner reference names, by API group and kind (any version: the garbage
+ * collector and upstream's resolveControllerRef ignore the version too), or undefined.
+ */
+export function daemonOwnerKindOf(
+  ref: Pick<V1OwnerReference, 'apiVersion' | 'kind'> | undefined,
+): DaemonOwnerKind | undefined {
+  if (ref === undefined) return undefined;
+  const group = groupOf(ref.apiVersion);
+  return DAEMON_OWNER_KINDS.find((k) => k.kind === ref.kind && k.group === group);
+}
+
+/** Does the owner reference name a daemon owner kind? */
+export const isDaemonOwner = (ref: Pick<V1OwnerReference, 'apiVersion' | 'kind'> | undefined): boolean =>
+  daemonOwnerKindOf(ref) !== undefined;
+
+/** Is `ref` a reference to this owner kind? */
+export const refersToKind = (
+  ref: Pick<V1OwnerReference, 'apiVersion' | 'kind'> | undefined,
+  kind: DaemonOwnerKind,
+): boolean => daemonOwnerKindOf(ref) === kind;
+
+/** metav1.NewControllerRef: the controller owner reference the controller writes on its pods and revisions. */
+export function daemonOwnerRef(
+  kind: DaemonOwnerKind,
+  owner: { metadata?: { name?: string; uid?: string } },
+): V1OwnerReference {
+  return {
+    apiVersion: apiVersionOf(kind),
+    kind: kind.kind,
+    name: owner.metadata?.name ?? '',
+    uid: owner.metadata?.uid ?? '',
+    controller: true,
+    blockOwnerDeletion: true,
+  };
+}
 
 /** The owner reference with controller=true, if any (metav1.GetControllerOf). */
 export const controllerRefOf = (obj: {
@@ -63,6 +133,16 @@ export function daemonTolerations(
   }
   return list;
 }
+
+/**
+ * The tolerations a daemon pod of `spec` carries: its own plus the daemon set, as
+ * the controller's placement simulates them, the pods it creates carry them and the webhook adds them.
+ */
+export const daemonPodTolerations = (
+  spec: V1PodSpec | undefined,
+  mode: NetworkUnavailableMode,
+): V1Toleration[] =>
+  addOrUpdateTolerations(spec?.tolerations, daemonTolerations(spec?.hostNetwork === true, mode));
 
 /**
  * upstream v1helper.AddOrUpdateTolerationInPodSpec, applied for each daemon

@@ -1,7 +1,10 @@
 // Failed-pod backoff, as client-go flowcontrol.Backoff configured by
 // kube-controller-manager for the DaemonSet controller (NewBackOff(1s, 15m)),
-// without jitter (upstream passes none). The planner reads and proposes
-// entries; the executor stores them and garbage-collects expired ones.
+// without jitter (upstream passes none). The one owner of the rule: the
+// planner reads entries and proposes new ones (pure functions below), the
+// executor stores them in a FailedPodBackoff, and the controller process calls
+// its gc() every minute (upstream's failedPodsBackoff.GC in the DaemonSet
+// controller's Run loop), which drops the entries hasExpired would ignore.
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import type { BackoffEntry } from './types.ts';
 
@@ -30,4 +33,12 @@ export function nextBackoff(entry: BackoffEntry | undefined, now: number): Backo
     return { durationMs: FAILED_POD_BACKOFF_INITIAL_MS, lastUpdateMs: now };
   }
   return { durationMs: Math.min(entry.durationMs * 2, FAILED_POD_BACKOFF_MAX_MS), lastUpdateMs: now };
+}
+
+/** The store of backoff entries (upstream's failedPodsBackoff): a Map the planner reads, plus GC. */
+export class FailedPodBackoff extends Map<string, BackoffEntry> {
+  /** Backoff.GC: forget entries untouched for more than twice the maximum. */
+  gc(now: number): void {
+    for (const [key, entry] of this) if (isBackoffExpired(entry, now)) this.delete(key);
+  }
 }

@@ -1,5 +1,7 @@
-// Performs a Plan against the API server, as upstream's syncDaemonSet does
-// after deciding: history first (constructHistory / dedup / cleanup), then
+// Performs a Plan against the API server: the only module of the controller
+// that writes to it (the Event recorder and leader election aside). In upstream's
+// order: claims first (ClaimPods / ClaimControllerRevisions: adopt, release),
+// history (constructHistory / dedup / cleanup), then
 // expectations, then pod creates in slow-start batches and deletes in
 // parallel (syncNodes), then status (storeDaemonSetStatus). Every failure is
 // collected and returned as one error so the work queue retries the key with
@@ -8,6 +10,7 @@
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { EventRecorder } from '../machinery/events.ts';
+import { objectKey } from '../machinery/informer.ts';
 import {
   ApiError,
   isAlreadyExists,
@@ -16,17 +19,22 @@ import {
   resourcePath,
   resources,
   type KubeClient,
+  type Resource,
 } from '../machinery/kube.ts';
-import { CONTROLLER_REVISION_HASH_LABEL } from '../contract/daemon-pod.ts';
+import { labelSelectorMatches } from '../machinery/label-selector.ts';
+import { APPS_V1_DAEMONSET, apiVersionOf, CONTROLLER_REVISION_HASH_LABEL } from '../contract/daemon-pod.ts';
+import type { FailedPodBackoff } from './backoff.ts';
 import type { ControllerExpectations } from './expectations.ts';
-import type { BackoffEntry, HistoryPlan, Plan, PodCreate, PodDelete, Snapshot } from './types.ts';
+import { isUsableExistingRevision } from './history.ts';
+import { mergeStatus } from './status.ts';
+import type { ClaimPatch, ClaimsPlan, HistoryPlan, Plan, PodCreate, PodDelete, Snapshot } from './types.ts';
 
 export interface ExecutorDeps {
   client: KubeClient;
   expectations: ControllerExpectations;
   events: EventRecorder;
   /** Failed-pod backoff store (upstream failedPodsBackoff); the plan's updates land here. */
-  failedPodBackoff: Map<string, BackoffEntry>;
+  failedPodBackoff: FailedPodBackoff;
   logger: Logger;
   /** Aborted when this process must stop writing (leadership lost, shutdown). */
   signal?: AbortSignal;
@@ -49,36 +57,25 @@ export class SyncError extends Error {
   }
 }
 
-const DS_API_VERSION = 'apps/v1';
-const DS_KIND = 'DaemonSet';
-
-/** The status fields the controller computes; everything else in status (conditions, collisionCount) is left as stored. */
-const COUNTERS = [
-  'currentNumberScheduled',
-  'desiredNumberScheduled',
-  'numberAvailable',
-  'numberMisscheduled',
-  'numberReady',
-  'numberUnavailable',
-  'updatedNumberScheduled',
-] as const satisfies ReadonlyArray<keyof V1DaemonSetStatus>;
-
-export const daemonSetKey = (ds: V1DaemonSet): string =>
-  `${ds.metadata?.namespace ?? ''}/${ds.metadata?.name ?? ''}`;
-
 export async function executePlan(
   deps: ExecutorDeps,
   snapshot: Snapshot,
   plan: Plan,
 ): Promise<ExecuteResult> {
-  const ds = { apiVersion: DS_API_VERSION, kind: DS_KIND, ...snapshot.ds };
-  const key = daemonSetKey(ds);
+  const kind = snapshot.ownerKind ?? APPS_V1_DAEMONSET;
+  const ds = { apiVersion: apiVersionOf(kind), kind: kind.kind, ...snapshot.ds };
+  const key = objectKey(ds);
   const log = deps.logger.child({ daemonset: key });
   const result: ExecuteResult = { requeueAfterMs: plan.requeueAfterMs, created: 0, deleted: 0 };
 
   for (const e of plan.events) deps.events.event(ds, e.type, e.reason, e.message);
   for (const { key: backoffKey, entry } of plan.backoffUpdates) deps.failedPodBackoff.set(backoffKey, entry);
-  if (plan.skipped === 'deleting' || plan.skipped === 'selecting-all') return result;
+  if (plan.skipped === 'deleting' || plan.skipped === 'selecting-all' || plan.skipped === 'reserved-label') {
+    return result;
+  }
+
+  // Claim errors end the sync before anything else, as upstream's do: the rest of the plan counts them done.
+  await applyClaims(deps, ds, plan.claims, log);
 
   // History errors end the sync, as constructHistory's do upstream: pods are only touched with a known revision.
   await applyHistory(deps, snapshot, ds, plan.history, log);
@@ -173,11 +170,8 @@ async function applyHistory(
       if (!isAlreadyExists(err)) throw err;
       const name = history.create.metadata?.name ?? '';
       const existing = await deps.client.request<V1ControllerRevision>('GET', revisionPath(name), { signal });
-      const wanted = (JSON.parse(body) as { data?: unknown }).data;
-      if (JSON.stringify(existing.data ?? null) !== JSON.stringify(wanted ?? null)) {
-        // The hash of a different template: upstream bumps collisionCount so the next sync hashes anew.
-        await bumpCollisionCount(deps, snapshot, log);
-      }
+      // Someone else's revision, or another template's under this hash: upstream bumps collisionCount.
+      if (!isUsableExistingRevision(snapshot.ds, existing)) await bumpCollisionCount(deps, snapshot, log);
     }
   }
 }
@@ -244,6 +238,17 @@ async function createPods(
     const errorsBefore = errors.length;
     const outcomes = await Promise.all(
       creates.slice(pos, pos + batch).map(async ({ nodeName, pod }) => {
+        // The planner bounds creates to pods the selector matches; hold that line here too, since a
+        // pod the selector misses would be released at once and replaced forever.
+        if (!labelSelectorMatches(ds.spec?.selector, pod.metadata?.labels)) {
+          deps.expectations.creationObserved(key);
+          errors.push(
+            new Error(
+              `refusing to create a pod for node ${nodeName}: spec.selector does not match its labels`,
+            ),
+          );
+          return false;
+        }
         try {
           const made = await deps.client.request<V1Pod>('POST', path, { body: pod, signal: deps.signal });
           deps.events.event(ds, 'Normal', 'SuccessfulCreate', `Created pod: ${made.metadata?.name ?? ''}`);
@@ -311,14 +316,6 @@ async function deletePods(
   return outcomes.filter(Boolean).length;
 }
 
-/** The counters (and observedGeneration, when the plan sets it) from `computed` on top of `base`. */
-function mergeStatus(base: V1DaemonSetStatus | undefined, computed: V1DaemonSetStatus): V1DaemonSetStatus {
-  const out: V1DaemonSetStatus = { ...(base ?? {}) } as V1DaemonSetStatus;
-  for (const field of COUNTERS) out[field] = computed[field] ?? 0;
-  if (computed.observedGeneration !== undefined) out.observedGeneration = computed.observedGeneration;
-  return out;
-}
-
 /**
  * upstream storeDaemonSetStatus: UpdateStatus on a copy of the cached
  * DaemonSet; on failure one retry on a freshly read copy. Only the counters and
@@ -330,10 +327,8 @@ async function writeStatus(deps: ExecutorDeps, ds: V1DaemonSet, status: V1Daemon
     name: ds.metadata?.name,
   });
   try {
-    await deps.client.request('PUT', `${path}/status`, {
-      body: { ...ds, status: mergeStatus(ds.status, status) },
-      signal: deps.signal,
-    });
+    // `status` is already laid over the cached status by the planner.
+    await deps.client.request('PUT', `${path}/status`, { body: { ...ds, status }, signal: deps.signal });
     return;
   } catch (err) {
     if (isNotFound(err) || deps.signal?.aborted) throw err;
@@ -343,4 +338,80 @@ async function writeStatus(deps: ExecutorDeps, ds: V1DaemonSet, status: V1Daemon
     body: { ...fresh, status: mergeStatus(fresh.status, status) },
     signal: deps.signal,
   });
+}
+
+const CLAIM_RESOURCES: Record<ClaimPatch['resource'], Resource> = {
+  pods: resources.pods,
+  controllerrevisions: resources.controllerRevisions,
+};
+
+/**
+ * upstream ClaimPods / ClaimControllerRevisions' writes: releases (a strategic-merge delete of
+ * our owner reference) and adoptions (our controller reference added), each guarded by the
+ * object's uid. Before the first adoption, an uncached GET proves the DaemonSet still exists
+ * and is not being deleted (RecheckDeletionTimestamp). NotFound means the object is gone and a
+ * 422 on release that our reference is already removed: both are fine. Other failures are
+ * thrown together after every claim was tried.
+ */
+async function applyClaims(
+  deps: ExecutorDeps,
+  ds: V1DaemonSet,
+  claims: ClaimsPlan,
+  log: Logger,
+): Promise<void> {
+  const errors: unknown[] = [];
+  const pathOf = (c: ClaimPatch) =>
+    resourcePath(CLAIM_RESOURCES[c.resource], { namespace: c.namespace, name: c.name });
+  const patch = (c: ClaimPatch, ownerReferences: unknown[]) =>
+    deps.client.request('PATCH', pathOf(c), {
+      body: { metadata: { ownerReferences, uid: c.uid } },
+      contentType: 'application/strategic-merge-patch+json',
+      signal: deps.signal,
+    });
+  for (const c of claims.release) {
+    try {
+      await patch(c, [{ $patch: 'delete', uid: claims.ownerRef.uid }]);
+      log.info({ [c.resource]: c.name }, 'released');
+    } catch (err) {
+      if (!isNotFound(err) && !(err instanceof ApiError && err.code === 422)) errors.push(err);
+    }
+  }
+  if (claims.adopt.length > 0) {
+    try {
+      await recheckOwner(deps, ds);
+    } catch (err) {
+      errors.push(err);
+      throw new SyncError(errors);
+    }
+  }
+  for (const c of claims.adopt) {
+    try {
+      await patch(c, [claims.ownerRef]);
+      log.info({ [c.resource]: c.name }, 'adopted');
+    } catch (err) {
+      if (!isNotFound(err)) errors.push(err);
+    }
+  }
+  if (errors.length > 0) throw new SyncError(errors);
+}
+
+/** upstream RecheckDeletionTimestamp: the DaemonSet as stored now is the one we plan for, not being deleted. */
+async function recheckOwner(deps: ExecutorDeps, ds: V1DaemonSet): Promise<void> {
+  const ns = ds.metadata?.namespace ?? '';
+  const name = ds.metadata?.name ?? '';
+  const fresh = await deps.client.request<V1DaemonSet>(
+    'GET',
+    resourcePath(resources.daemonSets, { namespace: ns, name }),
+    { signal: deps.signal },
+  );
+  if (fresh.metadata?.uid !== ds.metadata?.uid) {
+    throw new Error(
+      `original DaemonSet ${ns}/${name} is gone: got uid ${fresh.metadata?.uid ?? ''}, wanted ${ds.metadata?.uid ?? ''}`,
+    );
+  }
+  if (fresh.metadata?.deletionTimestamp) {
+    throw new Error(
+      `DaemonSet ${ns}/${name} has just been deleted at ${String(fresh.metadata.deletionTimestamp)}`,
+    );
+  }
 }

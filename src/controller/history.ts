@@ -2,10 +2,15 @@
 // snapshot, Match/getPatch and cleanupHistory (pkg/controller/daemon/update.go),
 // as a plan of revision operations instead of API calls.
 import type { V1ControllerRevision, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
-import { CONTROLLER_REVISION_HASH_LABEL } from '../contract/daemon-pod.ts';
+import {
+  APPS_V1_DAEMONSET,
+  CONTROLLER_REVISION_HASH_LABEL,
+  controllerRefOf,
+  daemonOwnerRef,
+  type DaemonOwnerKind,
+} from '../contract/daemon-pod.ts';
 import { goJsonMarshal } from './go-json.ts';
 import { computeHash } from './hash.ts';
-import { daemonSetControllerRef } from './pod-template.ts';
 import { podHash, podName } from './pods.ts';
 import type { HistoryPlan } from './types.ts';
 
@@ -34,6 +39,16 @@ export const revisionData = (rev: V1ControllerRevision): string => goJsonMarshal
 /** upstream Match: the revision's data equals getPatch(ds). */
 export const matchesRevision = (patch: string, rev: V1ControllerRevision): boolean =>
   revisionData(rev) === patch;
+
+/**
+ * upstream snapshot's AlreadyExists branch: the revision that took the name is
+ * ours to use only if it is controlled by this DaemonSet and Match-es its
+ * template; anything else is a hash collision (bump status.collisionCount).
+ * The planner's own collision check and the executor's both come here.
+ */
+export function isUsableExistingRevision(ds: V1DaemonSet, existing: V1ControllerRevision): boolean {
+  return controllerRefOf(existing)?.uid === ds.metadata?.uid && matchesRevision(getPatch(ds), existing);
+}
 
 /** The revision's hash label; upstream labels a revision missing one with its own name. */
 export const revisionHash = (rev: V1ControllerRevision): string =>
@@ -77,6 +92,7 @@ export function constructHistory(
   ds: V1DaemonSet,
   revisions: readonly V1ControllerRevision[],
   pods: readonly V1Pod[],
+  ownerKind: DaemonOwnerKind = APPS_V1_DAEMONSET,
 ): ConstructedHistory {
   const history = emptyHistory({ name: '', hash: '' });
   for (const rev of revisions) {
@@ -95,10 +111,11 @@ export function constructHistory(
     const hash = computeHash(ds.spec?.template, ds.status?.collisionCount);
     const name = `${ds.metadata?.name ?? ''}-${hash}`;
     history.current = { name, hash };
+    // A revision of this name is never usable here (it is not current); see isUsableExistingRevision.
     if (revisions.some((rev) => revisionName(rev) === name)) {
       history.collision = true;
     } else {
-      history.create = snapshotRevision(ds, name, hash, nextRevision, patch);
+      history.create = snapshotRevision(ds, name, hash, nextRevision, patch, ownerKind);
       history.createBody = revisionCreateBody(history.create, patch);
     }
     return { history, hash, old };
@@ -132,12 +149,13 @@ function snapshotRevision(
   hash: string,
   revision: number,
   patch: string,
+  ownerKind: DaemonOwnerKind,
 ): V1ControllerRevision {
   const metadata: V1ControllerRevision['metadata'] = {
     name,
     namespace: ds.metadata?.namespace,
     labels: { ...(ds.spec?.template?.metadata?.labels ?? {}), [CONTROLLER_REVISION_HASH_LABEL]: hash },
-    ownerReferences: [daemonSetControllerRef(ds)],
+    ownerReferences: [daemonOwnerRef(ownerKind, ds)],
   };
   if (ds.metadata?.annotations) metadata.annotations = { ...ds.metadata.annotations };
   return {

@@ -1,15 +1,23 @@
-// The everynode controller process: flags, Kubernetes client, informers,
-// leader election, workers, /metrics + /healthz + /readyz, graceful shutdown.
-// `startController` is the same process as a library, for tests and benchmarks.
+// The everynode controller process, and where its parts are wired together:
+// flags, Kubernetes client, informer caches (caches.ts), event handlers that
+// enqueue DaemonSet keys (handlers.ts), the work queue and reconcile loop
+// (src/machinery) running syncDaemonSet (sync.ts: snapshot → plan.ts →
+// executor.ts), leader election, /metrics + /healthz + /readyz, graceful
+// shutdown. `startController` is the same process as a library, for tests and
+// benchmarks.
+import '../lib/node-version.ts';
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
+import type { NetworkUnavailableMode } from '../contract/daemon-pod.ts';
 import { EventRecorder } from '../machinery/events.ts';
 import { FlagError, parseFlagsOrExit, usage, type FlagSpecs } from '../lib/flags.ts';
 import { inClusterNamespace, KubeClient, loadKubeConfig } from '../machinery/kube.ts';
 import { LeaderElector } from '../machinery/leader-election.ts';
+import { ReconcileLoop } from '../machinery/reconcile-loop.ts';
+import { WorkQueue } from '../machinery/workqueue.ts';
 import { createLogger, flushLogger, LOG_LEVELS, type Logger } from '../lib/logger.ts';
 import { newProcessRegistry } from '../lib/metrics.ts';
 import { startProbeServer, type ProbeServer } from '../lib/probe-server.ts';
@@ -17,7 +25,17 @@ import { installShutdown } from '../lib/shutdown.ts';
 import { everynodeVersion } from '../lib/version.ts';
 import { certRotatorConfigFromFlags, tlsFlagSpecs } from '../tls/flags.ts';
 import { startCertRotator, type CertRotator, type CertRotatorConfig } from '../tls/rotator.ts';
-import { DaemonSetController, DEFAULT_BURST } from './controller.ts';
+import { FailedPodBackoff } from './backoff.ts';
+import { allInformers, createCaches, type DaemonSetCaches } from './caches.ts';
+import { ControllerExpectations } from './expectations.ts';
+import { registerEventHandlers } from './handlers.ts';
+import { syncDaemonSet } from './sync.ts';
+
+export const CONTROLLER_NAME = 'daemonset';
+/** upstream burstReplicas. */
+export const DEFAULT_BURST = 250;
+/** upstream runs failedPodsBackoff.GC every minute. */
+const FAILED_POD_BACKOFF_GC_INTERVAL_MS = 60_000;
 
 /** `source.component` of our Events; `kubectl describe ds` shows it in the From column. */
 export const EVENT_COMPONENT = 'everynode-controller';
@@ -31,6 +49,8 @@ export interface StartControllerOptions {
   logger: Logger;
   workers?: number;
   burst?: number;
+  /** `--network-unavailable`: the same value the webhook is given (default hostNetwork, as upstream). */
+  networkUnavailable?: NetworkUnavailableMode;
   kubeApiQps?: number;
   kubeApiBurst?: number;
   leaderElect?: boolean;
@@ -53,6 +73,94 @@ export interface StartControllerOptions {
   certRotator?: CertRotatorConfig;
   /** Called after leadership was lost and writing stopped (main exits non-zero). */
   onLeadershipLost?: () => void;
+}
+
+/** The DaemonSet controller's parts, wired: caches → handlers → queue → reconcile loop → sync. */
+export interface DaemonSetController {
+  caches: DaemonSetCaches;
+  queue: WorkQueue<string>;
+  expectations: ControllerExpectations;
+  failedPodBackoff: FailedPodBackoff;
+  /** Starts the caches (also on a standby, so a takeover starts warm). */
+  startInformers(): void;
+  hasSynced(): boolean;
+  /** Runs the workers until stop(); `leading` aborts when this process must stop writing. */
+  run(leading?: AbortSignal): Promise<void>;
+  /** Graceful stop: no new syncs, in-flight syncs finish, informers stop. */
+  stop(): Promise<void>;
+}
+
+export function newDaemonSetController(options: {
+  client: KubeClient;
+  events: EventRecorder;
+  logger: Logger;
+  registry?: Registry;
+  workers: number;
+  burst: number;
+  networkUnavailable: NetworkUnavailableMode;
+  informer?: StartControllerOptions['informer'];
+}): DaemonSetController {
+  const logger = options.logger.child({ controller: CONTROLLER_NAME });
+  const caches = createCaches({
+    client: options.client,
+    logger,
+    ...(options.registry ? { registry: options.registry } : {}),
+    ...(options.informer ? { informer: options.informer } : {}),
+  });
+  const queue = new WorkQueue<string>({
+    name: CONTROLLER_NAME,
+    controller: CONTROLLER_NAME,
+    ...(options.registry ? { registry: options.registry } : {}),
+  });
+  const expectations = new ControllerExpectations();
+  const failedPodBackoff = new FailedPodBackoff();
+  registerEventHandlers({ caches, queue, expectations, networkUnavailable: options.networkUnavailable });
+  const syncDeps = {
+    client: options.client,
+    caches,
+    expectations,
+    failedPodBackoff,
+    events: options.events,
+    logger,
+    burst: options.burst,
+    networkUnavailable: options.networkUnavailable,
+  };
+  const loop = new ReconcileLoop<string>({
+    name: CONTROLLER_NAME,
+    queue,
+    workers: options.workers,
+    logger,
+    ...(options.registry ? { registry: options.registry } : {}),
+    reconcile: (key, signal) => syncDaemonSet(syncDeps, key, signal),
+  });
+  const informers = allInformers(caches);
+  let workers: Promise<void> | undefined;
+  let gc: NodeJS.Timeout | undefined;
+  return {
+    caches,
+    queue,
+    expectations,
+    failedPodBackoff,
+    startInformers: () => {
+      for (const i of informers) i.start();
+    },
+    hasSynced: () => informers.every((i) => i.hasSynced()),
+    run: async (leading) => {
+      for (const i of informers) i.start();
+      await Promise.all(informers.map((i) => i.waitForSync(leading)));
+      logger.info({ workers: options.workers }, 'caches synced, starting workers');
+      gc = setInterval(() => failedPodBackoff.gc(Date.now()), FAILED_POD_BACKOFF_GC_INTERVAL_MS);
+      gc.unref();
+      workers = loop.run(leading);
+      await workers;
+    },
+    stop: async () => {
+      await queue.shutDownWithDrain();
+      await workers;
+      clearInterval(gc);
+      await Promise.all(informers.map((i) => i.stop()));
+    },
+  };
 }
 
 export interface ControllerHandle {
@@ -83,13 +191,14 @@ export async function startController(options: StartControllerOptions): Promise<
   });
   const registry = options.registry ?? newProcessRegistry();
   const events = new EventRecorder({ client, component: EVENT_COMPONENT, instance: identity, logger: log });
-  const controller = new DaemonSetController({
+  const controller = newDaemonSetController({
     client,
     events,
     logger: log,
     registry,
     workers: options.workers ?? 2,
     burst: options.burst ?? DEFAULT_BURST,
+    networkUnavailable: options.networkUnavailable ?? 'hostNetwork',
     ...(options.informer ? { informer: options.informer } : {}),
   });
   // Caches run on a standby too, so a takeover starts with warm caches.
@@ -115,7 +224,7 @@ export async function startController(options: StartControllerOptions): Promise<
 
   let rotator: CertRotator | undefined;
   const startRotator = () => {
-    if (options.certRotator) rotator = startCertRotator({ ...options.certRotator, client, logger: log });
+    if (options.certRotator) rotator = startCertRotator({ ...options.certRotator, client, logger: log, events });
   };
   const stopRotator = async () => {
     await rotator?.stop();
@@ -205,6 +314,13 @@ const FLAGS = {
     min: 1,
     description: 'Pod creations and deletions per DaemonSet sync.',
   },
+  'network-unavailable': {
+    type: 'string',
+    default: 'hostNetwork',
+    choices: ['hostNetwork', 'always', 'never'],
+    description:
+      'When daemon pods tolerate node.kubernetes.io/network-unavailable (upstream: hostNetwork pods only). Give the webhook the same value.',
+  },
   'kube-api-qps': {
     type: 'number',
     default: 20,
@@ -262,6 +378,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       logger,
       workers: flags.workers,
       burst: flags.burst,
+      networkUnavailable: flags['network-unavailable'],
       kubeApiQps: flags['kube-api-qps'],
       kubeApiBurst: flags['kube-api-burst'],
       leaderElect: flags['leader-elect'],

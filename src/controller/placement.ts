@@ -11,7 +11,7 @@ import type {
   V1Taint,
   V1Toleration,
 } from '@kubernetes/client-node';
-import { addOrUpdateTolerations, daemonTolerations } from '../contract/daemon-pod.ts';
+import { daemonPodTolerations, type NetworkUnavailableMode } from '../contract/daemon-pod.ts';
 
 export interface Placement {
   /** A pod should be created on the node if it has none. */
@@ -22,20 +22,25 @@ export interface Placement {
 
 /**
  * Upstream NodeShouldRunDaemonPod. Simulates the daemon pod (template spec plus
- * the daemon tolerations) on the node: template nodeName, nodeSelector and
+ * the daemon tolerations, with the same `--network-unavailable` rule as the
+ * pods created and the webhook) on the node: template nodeName, nodeSelector and
  * required node affinity must match, else (false, false); an untolerated
  * NoSchedule/NoExecute taint makes shouldRun false, and only an untolerated
  * NoExecute taint also ends shouldContinueRunning. Resources, host ports, pod
  * affinity and node readiness are deliberately not checked (the scheduler and
  * the kubelet handle them; a pod that does not fit stays Pending).
  */
-export function nodeShouldRunDaemonPod(node: V1Node, ds: V1DaemonSet): Placement {
+export function nodeShouldRunDaemonPod(
+  node: V1Node,
+  ds: V1DaemonSet,
+  networkUnavailable: NetworkUnavailableMode = 'hostNetwork',
+): Placement {
   const spec: V1PodSpec = ds.spec?.template?.spec ?? ({} as V1PodSpec);
   const nodeName = node.metadata?.name ?? '';
   if (spec.nodeName && spec.nodeName !== nodeName) return { shouldRun: false, shouldContinueRunning: false };
   if (!requiredNodeAffinityMatches(spec, node)) return { shouldRun: false, shouldContinueRunning: false };
 
-  const tolerations = addOrUpdateTolerations(spec.tolerations, daemonTolerations(spec.hostNetwork === true));
+  const tolerations = daemonPodTolerations(spec, networkUnavailable);
   const taints = node.spec?.taints ?? [];
   const fitsTaints =
     findUntoleratedTaint(

@@ -1,14 +1,28 @@
 // The planner: one DaemonSet sync (upstream syncDaemonSet) as a pure function
 // from a snapshot of the informer caches to the changes the executor makes.
-import type { V1DaemonSet } from '@kubernetes/client-node';
+// Nothing here (or in the files it imports) may do I/O: eslint enforces it.
+import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
+import { APPS_V1_DAEMONSET, daemonOwnerRef, type DaemonOwnerKind } from '../contract/daemon-pod.ts';
+import { labelSelectorMatches } from '../machinery/label-selector.ts';
+import { decideClaims, type ClaimableObject } from './claims.ts';
 import { cleanupHistory, constructHistory, emptyHistory } from './history.ts';
 import { manage } from './manage.ts';
 import { newPod } from './pod-template.ts';
+import { reservedSelectorProblem, reservedTemplateLabelWarnings } from './reserved-labels.ts';
 import { rollingUpdate } from './rolling-update.ts';
 import { computeHash } from './hash.ts';
 import { computeStatus } from './status.ts';
-import { buildSyncContext } from './sync-context.ts';
-import type { HistoryPlan, Plan, PlannedEvent, PodCreate, PodDelete, Snapshot } from './types.ts';
+import { buildSyncContext, placementOf, type SyncContext } from './sync-context.ts';
+import type {
+  ClaimPatch,
+  ClaimsPlan,
+  HistoryPlan,
+  Plan,
+  PlannedEvent,
+  PodCreate,
+  PodDelete,
+  Snapshot,
+} from './types.ts';
 
 /** upstream: a selector equal to `{}` selects every pod in the namespace; refuse to manage that. */
 export function selectsAllPods(ds: V1DaemonSet): boolean {
@@ -22,19 +36,26 @@ export function selectsAllPods(ds: V1DaemonSet): boolean {
  * Plan one sync of `snapshot.ds`, in upstream's order:
  * 1. an empty selector → Warning SelectingAll, skipped;
  * 2. being deleted → skipped (the garbage collector removes its pods);
+ * 2b. (everynode) a selector the controller's reserved labels can never satisfy → Warning
+ *    ReservedLabelConflict, skipped: every pod created would be released at once;
+ * 2c. claims (ClaimPods / ClaimControllerRevisions): adopt matching orphans, release owned objects
+ *    that stopped matching; the rest of the plan counts them as done;
  * 3. history (constructHistory) → the current hash; a hash collision → skipped;
  * 4. expectations not yet satisfied → status only, observedGeneration untouched;
  * 5. otherwise manage; then, if manage changed nothing (upstream re-checks
  *    expectations, which any create or delete leaves unsatisfied) and the
  *    strategy is RollingUpdate, the rolling update; old-revision cleanup; status
  *    with observedGeneration.
- * Creates and deletes are each capped at snapshot.burst (upstream burstReplicas).
+ * Creates and deletes are each capped at snapshot.burst (upstream burstReplicas), and creates go
+ * only to distinct nodes that should run a pod, with pods the selector matches, whatever else
+ * decided them (boundCreates): no sync ever creates more pods than there are such nodes.
  * When skipped, the history plan carries no operations and nothing else is done.
  */
 export function planDaemonSet(snapshot: Snapshot): Plan {
   const { ds } = snapshot;
+  const ownerKind = snapshot.ownerKind ?? APPS_V1_DAEMONSET;
   if (selectsAllPods(ds)) {
-    return skippedPlan(ds, 'selecting-all', [
+    return skippedPlan(ds, ownerKind, 'selecting-all', [
       {
         type: 'Warning',
         reason: 'SelectingAll',
@@ -42,17 +63,30 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
       },
     ]);
   }
-  if (ds.metadata?.deletionTimestamp) return skippedPlan(ds, 'deleting', []);
-
-  const { history, hash, old } = constructHistory(ds, snapshot.revisions, snapshot.pods);
-  if (history.collision) {
-    return { ...emptyPlan(history), skipped: 'collision' };
+  if (ds.metadata?.deletionTimestamp) return skippedPlan(ds, ownerKind, 'deleting', []);
+  const reserved = reservedSelectorProblem(ds);
+  if (reserved !== undefined) {
+    return skippedPlan(ds, ownerKind, 'reserved-label', [
+      { type: 'Warning', reason: 'ReservedLabelConflict', message: `${reserved}; no pod is created` },
+    ]);
   }
 
-  const ctx = buildSyncContext(snapshot, hash);
+  const claimed = planClaims(snapshot, ownerKind);
+  const pods = claimed.pods;
+  const { history, hash, old } = constructHistory(ds, claimed.revisions, pods, ownerKind);
+  if (history.collision) {
+    return { ...emptyPlan(history, ds, ownerKind), claims: claimed.plan, skipped: 'collision' };
+  }
+
+  const ctx = buildSyncContext({ ...snapshot, pods, revisions: claimed.revisions }, hash);
   if (!snapshot.expectationsSatisfied) {
     const status = computeStatus(ctx, false);
-    return { ...emptyPlan(history), status: status.status, requeueAfterMs: status.requeueAfterMs };
+    return {
+      ...emptyPlan(history, ds, ownerKind),
+      claims: claimed.plan,
+      status: status.status,
+      requeueAfterMs: status.requeueAfterMs,
+    };
   }
 
   const managed = manage(ctx, snapshot.failedPodBackoff);
@@ -64,26 +98,96 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
     createNodes = step.createNodes;
     deletes = step.deletes;
   }
-  history.deleteOld = cleanupHistory(ds, old, snapshot.pods);
+  history.deleteOld = cleanupHistory(ds, old, pods);
   const status = computeStatus(ctx, true);
 
   const burst = Math.max(0, snapshot.burst);
-  const creates: PodCreate[] = createNodes
-    .slice(0, burst)
-    .map((nodeName) => ({ nodeName, pod: newPod(ds, nodeName, hash, ctx.generation) }));
+  const creates = boundCreates(
+    ctx,
+    createNodes.map((nodeName) => ({
+      nodeName,
+      pod: newPod(ds, nodeName, hash, ctx.generation, {
+        ownerKind,
+        networkUnavailable: ctx.networkUnavailable,
+      }),
+    })),
+  ).slice(0, burst);
+  const events = [...managed.events];
+  if (creates.length > 0) events.push(...reservedTemplateLabelWarnings(ds));
   return {
+    claims: claimed.plan,
     history,
     creates,
     deletes: deletes.slice(0, burst),
-    events: managed.events,
+    events,
     status: status.status,
     backoffUpdates: managed.backoffUpdates,
     requeueAfterMs: minDefined(managed.requeueAfterMs, status.requeueAfterMs),
   };
 }
 
-function emptyPlan(history: HistoryPlan): Plan {
+/**
+ * The last word on creates, whatever decided them: at most one per node, only on nodes that
+ * should run a daemon pod, and only pods the DaemonSet's selector matches (a pod it does not
+ * match would be released at once and replaced by the next sync, forever).
+ */
+export function boundCreates(ctx: SyncContext, creates: readonly PodCreate[]): PodCreate[] {
+  const seen = new Set<string>();
+  const selector = ctx.ds.spec?.selector;
+  return creates.filter(({ nodeName, pod }) => {
+    if (seen.has(nodeName) || !placementOf(ctx, nodeName).shouldRun) return false;
+    if (!labelSelectorMatches(selector, pod.metadata?.labels)) return false;
+    seen.add(nodeName);
+    return true;
+  });
+}
+
+interface ClaimedObjects {
+  plan: ClaimsPlan;
+  pods: V1Pod[];
+  revisions: Snapshot['revisions'];
+}
+
+/** Claims for pods and revisions, and what the DaemonSet controls once they are done. */
+function planClaims(snapshot: Snapshot, ownerKind: DaemonOwnerKind): ClaimedObjects {
+  const { ds } = snapshot;
+  const claimer = {
+    uid: ds.metadata?.uid ?? '',
+    namespace: ds.metadata?.namespace ?? '',
+    selector: ds.spec?.selector,
+    deleting: Boolean(ds.metadata?.deletionTimestamp),
+    ownerRef: daemonOwnerRef(ownerKind, ds),
+  };
+  const pods = decideClaims(claimer, snapshot.pods, snapshot.orphanPods ?? []);
+  const revisions = decideClaims(claimer, snapshot.revisions, snapshot.orphanRevisions ?? []);
+  const patch =
+    (resource: ClaimPatch['resource']) =>
+    (obj: ClaimableObject): ClaimPatch => ({
+      resource,
+      namespace: obj.metadata?.namespace ?? claimer.namespace,
+      name: obj.metadata?.name ?? '',
+      uid: obj.metadata?.uid ?? '',
+    });
   return {
+    plan: {
+      ownerRef: claimer.ownerRef,
+      adopt: [...pods.adopt.map(patch('pods')), ...revisions.adopt.map(patch('controllerrevisions'))],
+      release: [...pods.release.map(patch('pods')), ...revisions.release.map(patch('controllerrevisions'))],
+    },
+    pods: pods.controlled,
+    revisions: revisions.controlled,
+  };
+}
+
+const noClaims = (ds: V1DaemonSet, ownerKind: DaemonOwnerKind): ClaimsPlan => ({
+  ownerRef: daemonOwnerRef(ownerKind, ds),
+  adopt: [],
+  release: [],
+});
+
+function emptyPlan(history: HistoryPlan, ds: V1DaemonSet, ownerKind: DaemonOwnerKind): Plan {
+  return {
+    claims: noClaims(ds, ownerKind),
     history,
     creates: [],
     deletes: [],
@@ -94,11 +198,16 @@ function emptyPlan(history: HistoryPlan): Plan {
   };
 }
 
-function skippedPlan(ds: V1DaemonSet, skipped: 'deleting' | 'selecting-all', events: PlannedEvent[]): Plan {
+function skippedPlan(
+  ds: V1DaemonSet,
+  ownerKind: DaemonOwnerKind,
+  skipped: 'deleting' | 'selecting-all' | 'reserved-label',
+  events: PlannedEvent[],
+): Plan {
   // No revision work for a DaemonSet we do not sync; `current` only names what its hash would be.
   const hash = computeHash(ds.spec?.template, ds.status?.collisionCount);
   const history = emptyHistory({ name: `${ds.metadata?.name ?? ''}-${hash}`, hash });
-  return { ...emptyPlan(history), events, skipped };
+  return { ...emptyPlan(history, ds, ownerKind), events, skipped };
 }
 
 function minDefined(a: number | undefined, b: number | undefined): number | undefined {

@@ -1,29 +1,30 @@
 // The pod the controller POSTs for a node: upstream util.CreatePodTemplate +
 // ReplaceDaemonSetPodNodeNameNodeAffinity + controller.GetPodFromTemplate, plus
 // everynode's managed label and target-node annotation.
-import type { V1DaemonSet, V1OwnerReference, V1Pod, V1PodSpec } from '@kubernetes/client-node';
+import type { V1DaemonSet, V1Pod, V1PodSpec } from '@kubernetes/client-node';
 import {
+  APPS_V1_DAEMONSET,
   CONTROLLER_REVISION_HASH_LABEL,
   MANAGED_LABEL,
   MANAGED_LABEL_VALUE,
   POD_TEMPLATE_GENERATION_LABEL,
   TARGET_NODE_ANNOTATION,
-  addOrUpdateTolerations,
-  daemonTolerations,
+  daemonOwnerRef,
+  daemonPodTolerations,
   pinToNode,
+  type DaemonOwnerKind,
+  type NetworkUnavailableMode,
 } from '../contract/daemon-pod.ts';
 
-/** metav1.NewControllerRef(ds, apps/v1 DaemonSet). */
-export function daemonSetControllerRef(ds: V1DaemonSet): V1OwnerReference {
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'DaemonSet',
-    name: ds.metadata?.name ?? '',
-    uid: ds.metadata?.uid ?? '',
-    controller: true,
-    blockOwnerDeletion: true,
-  };
+export interface NewPodOptions {
+  ownerKind: DaemonOwnerKind;
+  networkUnavailable: NetworkUnavailableMode;
 }
+
+const DEFAULT_NEW_POD_OPTIONS: NewPodOptions = {
+  ownerKind: APPS_V1_DAEMONSET,
+  networkUnavailable: 'hostNetwork',
+};
 
 /**
  * The pod to create on `nodeName`: generateName `<ds>-`; the template's labels
@@ -42,6 +43,7 @@ export function newPod(
   nodeName: string,
   hash: string,
   templateGeneration: string | undefined,
+  options: NewPodOptions = DEFAULT_NEW_POD_OPTIONS,
 ): V1Pod {
   const template = structuredClone(ds.spec?.template ?? { metadata: {}, spec: { containers: [] } });
   const meta = template.metadata ?? {};
@@ -52,7 +54,7 @@ export function newPod(
 
   const spec: V1PodSpec = { ...(template.spec ?? { containers: [] }) };
   delete spec.nodeName;
-  spec.tolerations = addOrUpdateTolerations(spec.tolerations, daemonTolerations(spec.hostNetwork === true));
+  spec.tolerations = daemonPodTolerations(spec, options.networkUnavailable);
   spec.affinity = pinToNode(spec.affinity, nodeName);
 
   const metadata: V1Pod['metadata'] = {
@@ -60,7 +62,7 @@ export function newPod(
     namespace: ds.metadata?.namespace,
     labels,
     annotations: { ...(meta.annotations ?? {}), [TARGET_NODE_ANNOTATION]: nodeName },
-    ownerReferences: [daemonSetControllerRef(ds)],
+    ownerReferences: [daemonOwnerRef(options.ownerKind, ds)],
   };
   if (meta.finalizers && meta.finalizers.length > 0) metadata.finalizers = [...meta.finalizers];
   return { apiVersion: 'v1', kind: 'Pod', metadata, spec };

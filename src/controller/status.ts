@@ -1,6 +1,15 @@
-// DaemonSet status: upstream updateDaemonSetStatus + storeDaemonSetStatus.
+// DaemonSet status: upstream updateDaemonSetStatus + storeDaemonSetStatus. The
+// one place that decides which status fields the controller owns and how they
+// are laid over the stored status (the executor's retry uses mergeStatus too).
 import type { V1DaemonSetStatus } from '@kubernetes/client-node';
-import { availableAtMs, isPodAvailable, isPodReady, isPodUpdated, sortPodsOldestFirst } from './pods.ts';
+import {
+  availableAtMs,
+  isPodAvailable,
+  isPodReady,
+  isPodUpdated,
+  isTerminating,
+  sortPodsOldestFirst,
+} from './pods.ts';
 import { nodeNameOf, placementOf, type SyncContext } from './sync-context.ts';
 
 export interface StatusCounters {
@@ -22,19 +31,38 @@ export interface StatusResult {
 }
 
 /**
+ * When each live, Ready but not yet available pod of the DaemonSet turns
+ * available (minReadySeconds > 0). Every pod counts, not only the one status
+ * reads per node: a surge pod beside an available old pod decides when the old
+ * one may go, and no informer event marks that moment.
+ */
+function readyNotAvailableAt(ctx: SyncContext): number[] {
+  if (ctx.minReadySeconds <= 0) return [];
+  const out: number[] = [];
+  for (const pods of ctx.pods.byNode.values()) {
+    for (const pod of pods) {
+      if (isTerminating(pod) || !isPodReady(pod) || isPodAvailable(pod, ctx.minReadySeconds, ctx.now))
+        continue;
+      const at = availableAtMs(pod, ctx.minReadySeconds);
+      if (at !== undefined) out.push(at);
+    }
+  }
+  return out;
+}
+
+/**
  * Per existing node: shouldRun counts as desired; with at least one pod it is
  * currently scheduled and its oldest pod (bound first, then oldest) decides
  * ready, available and updated. A node with pods that should not run one is
  * misscheduled. Pods of nodes that no longer exist do not count.
  */
-export function countStatus(ctx: SyncContext): { counters: StatusCounters; readyNotAvailableAt: number[] } {
+export function countStatus(ctx: SyncContext): { counters: StatusCounters } {
   let desired = 0;
   let current = 0;
   let misscheduled = 0;
   let ready = 0;
   let updated = 0;
   let available = 0;
-  const readyNotAvailableAt: number[] = [];
   for (const node of ctx.nodes) {
     const name = nodeNameOf(node);
     const pods = ctx.pods.byNode.get(name) ?? [];
@@ -49,10 +77,6 @@ export function countStatus(ctx: SyncContext): { counters: StatusCounters; ready
     if (isPodReady(pod)) {
       ready++;
       if (isPodAvailable(pod, ctx.minReadySeconds, ctx.now)) available++;
-      else {
-        const at = availableAtMs(pod, ctx.minReadySeconds);
-        if (at !== undefined) readyNotAvailableAt.push(at);
-      }
     }
     if (isPodUpdated(pod, ctx.hash, ctx.generation)) updated++;
   }
@@ -66,11 +90,11 @@ export function countStatus(ctx: SyncContext): { counters: StatusCounters; ready
       numberAvailable: available,
       numberUnavailable: desired - available,
     },
-    readyNotAvailableAt,
   };
 }
 
-const COUNTER_FIELDS = [
+/** The status fields the controller computes; everything else in status is left as stored. */
+export const COUNTER_FIELDS = [
   'desiredNumberScheduled',
   'currentNumberScheduled',
   'numberMisscheduled',
@@ -89,7 +113,7 @@ const COUNTER_FIELDS = [
  * (conditions, collisionCount, anything newer) is copied unchanged.
  */
 export function computeStatus(ctx: SyncContext, observeGeneration: boolean): StatusResult {
-  const { counters, readyNotAvailableAt } = countStatus(ctx);
+  const { counters } = countStatus(ctx);
   const stored = ctx.ds.status ?? ({} as V1DaemonSetStatus);
   const generation = ctx.ds.metadata?.generation ?? 0;
   const storedObserved = stored.observedGeneration ?? 0;
@@ -97,15 +121,32 @@ export function computeStatus(ctx: SyncContext, observeGeneration: boolean): Sta
 
   let status: V1DaemonSetStatus | undefined;
   if (!countersUnchanged || (observeGeneration && storedObserved < generation)) {
-    status = { ...structuredClone(stored), ...counters };
-    if (observeGeneration) status.observedGeneration = generation;
+    status = mergeStatus(stored, {
+      ...counters,
+      ...(observeGeneration ? { observedGeneration: generation } : {}),
+    });
   }
 
-  let requeueAfterMs: number | undefined;
+  // Upstream requeues after minReadySeconds while numberReady != numberAvailable; everynode also
+  // requeues for the earliest pod that turns available, whichever pod of its node it is.
+  const pending = readyNotAvailableAt(ctx).map((at) => Math.max(1, at - ctx.now));
   if (ctx.minReadySeconds > 0 && counters.numberReady !== counters.numberAvailable) {
-    // Upstream requeues after minReadySeconds; the earliest pod's own moment comes sooner when known.
-    const earliest = Math.min(...readyNotAvailableAt.map((at) => Math.max(1, at - ctx.now)));
-    requeueAfterMs = Math.min(ctx.minReadySeconds * 1000, earliest);
+    pending.push(ctx.minReadySeconds * 1000);
   }
+  const requeueAfterMs = pending.length > 0 ? Math.min(...pending) : undefined;
   return { counters, status, requeueAfterMs };
+}
+
+/**
+ * The computed counters (and observedGeneration, when set) laid over `stored`:
+ * conditions, collisionCount and any field a newer API adds stay as stored.
+ */
+export function mergeStatus(
+  stored: V1DaemonSetStatus | undefined,
+  computed: Partial<StatusCounters> & { observedGeneration?: number },
+): V1DaemonSetStatus {
+  const out = structuredClone(stored ?? {}) as V1DaemonSetStatus;
+  for (const field of COUNTER_FIELDS) out[field] = computed[field] ?? 0;
+  if (computed.observedGeneration !== undefined) out.observedGeneration = computed.observedGeneration;
+  return out;
 }

@@ -1,6 +1,7 @@
 // What one sync computes once and every step (manage, rolling update, status)
 // reads: placement per node, pods per node, the current hash.
 import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
+import type { NetworkUnavailableMode } from '../contract/daemon-pod.ts';
 import { groupDaemonPods, type DaemonPods } from './daemon-pods.ts';
 import { nodeShouldRunDaemonPod, type Placement } from './placement.ts';
 import { templateGeneration } from './pods.ts';
@@ -19,14 +20,16 @@ export interface SyncContext {
   generation: string | undefined;
   now: number;
   minReadySeconds: number;
+  networkUnavailable: NetworkUnavailableMode;
 }
 
 const NOWHERE: Placement = { shouldRun: false, shouldContinueRunning: false };
 
 export function buildSyncContext(snapshot: Snapshot, hash: string): SyncContext {
+  const networkUnavailable = snapshot.networkUnavailable ?? 'hostNetwork';
   const placement = new Map<string, Placement>();
   for (const node of snapshot.nodes) {
-    placement.set(node.metadata?.name ?? '', nodeShouldRunDaemonPod(node, snapshot.ds));
+    placement.set(node.metadata?.name ?? '', nodeShouldRunDaemonPod(node, snapshot.ds, networkUnavailable));
   }
   return {
     ds: snapshot.ds,
@@ -37,6 +40,7 @@ export function buildSyncContext(snapshot: Snapshot, hash: string): SyncContext 
     generation: templateGeneration(snapshot.ds),
     now: snapshot.now,
     minReadySeconds: snapshot.ds.spec?.minReadySeconds ?? 0,
+    networkUnavailable,
   };
 }
 

@@ -6,8 +6,10 @@ import type {
   V1DaemonSet,
   V1DaemonSetStatus,
   V1Node,
+  V1OwnerReference,
   V1Pod,
 } from '@kubernetes/client-node';
+import type { DaemonOwnerKind, NetworkUnavailableMode } from '../contract/daemon-pod.ts';
 
 /** Everything the planner may look at. It never calls the API. */
 export interface Snapshot {
@@ -19,6 +21,14 @@ export interface Snapshot {
   pods: V1Pod[];
   /** ControllerRevisions this DaemonSet controls. */
   revisions: V1ControllerRevision[];
+  /** Managed-label pods of the namespace without a controller reference: candidates for adoption (default none). */
+  orphanPods?: V1Pod[];
+  /** ControllerRevisions of the namespace without a controller reference (default none). */
+  orphanRevisions?: V1ControllerRevision[];
+  /** The DaemonSet's kind (default apps/v1 DaemonSet): the owner reference of its pods and revisions. */
+  ownerKind?: DaemonOwnerKind;
+  /** When daemon pods tolerate node.kubernetes.io/network-unavailable (`--network-unavailable`, default hostNetwork). */
+  networkUnavailable?: NetworkUnavailableMode;
   /** Wall clock, milliseconds since the epoch. */
   now: number;
   /** False while earlier creates/deletes have not been observed in the informer caches yet. */
@@ -56,6 +66,22 @@ export interface PlannedEvent {
   message: string;
 }
 
+/** One adoption or release: a strategic-merge PATCH of the object's ownerReferences, guarded by its uid. */
+export interface ClaimPatch {
+  resource: 'pods' | 'controllerrevisions';
+  namespace: string;
+  name: string;
+  uid: string;
+}
+
+/** Claims (upstream ClaimPods / ClaimControllerRevisions), performed first. */
+export interface ClaimsPlan {
+  /** The controller reference adoptions add. */
+  ownerRef: V1OwnerReference;
+  adopt: ClaimPatch[];
+  release: ClaimPatch[];
+}
+
 /** History changes, applied by the executor in this order, before any pod change. */
 export interface HistoryPlan {
   /** Name and hash of the revision the current template maps to. */
@@ -84,6 +110,8 @@ export interface HistoryPlan {
 }
 
 export interface Plan {
+  /** Adoptions and releases, before anything else; the rest of the plan already counts them done. */
+  claims: ClaimsPlan;
   history: HistoryPlan;
   creates: PodCreate[];
   deletes: PodDelete[];
@@ -95,9 +123,9 @@ export interface Plan {
   /** Sync again after this many ms (failed-pod backoff, minReadySeconds), if set. */
   requeueAfterMs: number | undefined;
   /**
-   * The sync stops early (deleting DaemonSet, empty selector, collision); pods and status are left alone.
-   * For 'deleting' and 'selecting-all' the history plan holds no operations (`current` only names the
+   * The sync stops early (deleting DaemonSet, empty selector, a selector on a reserved label, collision);
+   * pods and status are left alone. Except for 'collision', claims and history hold no operations (`current` only names the
    * revision the template would map to); for 'collision' it is the plan up to the collision.
    */
-  skipped?: 'deleting' | 'selecting-all' | 'collision';
+  skipped?: 'deleting' | 'selecting-all' | 'reserved-label' | 'collision';
 }

@@ -1,5 +1,6 @@
-// The admission HTTP shell: an express 5 app with POST /mutate. TLS is added by
-// server.ts; tests drive this app directly with supertest.
+// The admission HTTP shell: the request listener of the webhook's HTTPS server
+// (server.ts adds TLS). The unit tests drive this same listener with supertest,
+// so tests and production build the server one way.
 //
 // Shell rules (after controller-runtime pkg/webhook/admission/http.go):
 //   empty body → 400; Content-Type not application/json (or a charset other than
@@ -196,15 +197,11 @@ function expressApp(shell: Shell): Express {
   return app;
 }
 
-/** The admission app: POST /mutate plus JSON 404/405 answers, as an express 5 app. */
-export function createWebhookApp(options: WebhookAppOptions): Express {
-  return expressApp(createShell(options));
-}
-
 /**
- * The HTTPS server's listener: the same app, except that POST /mutate goes
- * straight to its handler instead of through express's router (which also
- * re-prototypes req and res on every request); see docs/benchmarks.md.
+ * The HTTPS server's listener: POST /mutate goes straight to its handler; every
+ * other request goes to an express 5 app that answers JSON 404/405 (express's
+ * router also re-prototypes req and res on every request, which the hot path
+ * skips; see docs/benchmarks.md).
  */
 export function createWebhookListener(options: WebhookAppOptions): RequestListener {
   const shell = createShell(options);

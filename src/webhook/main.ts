@@ -1,4 +1,5 @@
 // `node dist/webhook/main.js`: the everynode mutating admission webhook.
+import '../lib/node-version.ts';
 import { everynodeVersion } from '../lib/version.ts';
 import { parseFlagsOrExit, type FlagSpecs } from '../lib/flags.ts';
 import { createLogger, flushLogger, LOG_LEVELS } from '../lib/logger.ts';

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import request from 'supertest';
 import { pino } from 'pino';
 import { Registry } from 'prom-client';
-import { createWebhookApp, createWebhookListener, MAX_BODY_BYTES } from '../../../src/webhook/app.ts';
+import { createWebhookListener, MAX_BODY_BYTES } from '../../../src/webhook/app.ts';
 import { admissionReview, admit, nginxPod } from './fixtures.ts';
 
 function recordingLogger() {
@@ -26,14 +26,10 @@ function recordingLogger() {
 const { logger, lines } = recordingLogger();
 const registry = new Registry();
 type Target = Parameters<typeof request>[0];
-// The express app (what supertest-style callers get) and the HTTPS server's
-// listener (POST /mutate bypasses express's router) must answer alike.
+// The HTTPS server's own listener (createWebhookListener, what startWebhookServer serves): the
+// tests and production build the server one way.
 const targets: [string, Target][] = [
-  ['express app', createWebhookApp({ networkUnavailable: 'hostNetwork', logger, registry })],
-  [
-    'server listener',
-    createWebhookListener({ networkUnavailable: 'hostNetwork', logger, registry: new Registry() }),
-  ],
+  ['server listener', createWebhookListener({ networkUnavailable: 'hostNetwork', logger, registry })],
 ];
 const validBody = () => JSON.stringify(admissionReview(nginxPod()));
 
@@ -277,7 +273,7 @@ describe.each(targets)('bad input (%s)', (_target, app) => {
 describe('metrics', () => {
   it('counts requests by code, observes latency, and returns in-flight to zero', async () => {
     const reg = new Registry();
-    const counted = createWebhookApp({ networkUnavailable: 'hostNetwork', registry: reg });
+    const counted = createWebhookListener({ networkUnavailable: 'hostNetwork', registry: reg });
     await admit(counted, nginxPod());
     await admit(counted, nginxPod());
     await request(counted).post('/mutate').set('Content-Type', 'application/json').send('nope');
@@ -293,7 +289,7 @@ describe('metrics', () => {
 
   it('counts a throwing decision as a panic while answering 200', async () => {
     const reg = new Registry();
-    const counted = createWebhookApp({ networkUnavailable: 'hostNetwork', registry: reg });
+    const counted = createWebhookListener({ networkUnavailable: 'hostNetwork', registry: reg });
     const pod = nginxPod();
     pod.spec!.tolerations = [null as never];
     const { response } = await admit(counted, pod);
@@ -306,7 +302,7 @@ describe('metrics', () => {
   it('registers process metrics on a default registry', async () => {
     const { newProcessRegistry } = await import('../../../src/lib/metrics.ts');
     const reg = newProcessRegistry();
-    createWebhookApp({ networkUnavailable: 'hostNetwork', registry: reg });
+    createWebhookListener({ networkUnavailable: 'hostNetwork', registry: reg });
     const text = await reg.metrics();
     expect(text).toContain('process_cpu_seconds_total');
     expect(text).toContain('nodejs_eventloop_lag_seconds');

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { applyPatch } from 'rfc6902';
 import type { V1Pod, V1Toleration } from '@kubernetes/client-node';
 import {
-  DAEMON_OWNER_KINDS,
+  isDaemonOwner,
   TARGET_NODE_ANNOTATION,
   daemonTolerations,
   pinnedNodeOf,
@@ -219,12 +219,7 @@ describe('pinning properties', () => {
       fc.property(ourPod, fc.array(otherOwner, { maxLength: 3 }), ([, pod, m], owners) => {
         const refs = owners.map((o) => ({ ...o, name: 'x', uid: 'y' }));
         const controller = refs.find((r) => r.controller);
-        fc.pre(
-          !controller ||
-            !DAEMON_OWNER_KINDS.some(
-              (k) => k.kind === controller.kind && k.apiVersion === controller.apiVersion,
-            ),
-        );
+        fc.pre(!controller || !isDaemonOwner(controller));
         const other = { ...pod, metadata: { ...pod.metadata, ownerReferences: refs } };
         expect(mutatePod(other, { networkUnavailable: m }).kind).toBe('skip');
         const update = admitPod(

@@ -2,7 +2,7 @@
 // applies the returned JSON Patch and asserts the resulting pod.
 import { describe, expect, it } from 'vitest';
 import type { V1Pod } from '@kubernetes/client-node';
-import { createWebhookApp } from '../../../src/webhook/app.ts';
+import { createWebhookListener } from '../../../src/webhook/app.ts';
 import { TARGET_NODE_ANNOTATION } from '../../../src/contract/daemon-pod.ts';
 import {
   DAEMON_TOLERATIONS,
@@ -16,7 +16,7 @@ import {
   pinnedRequired,
 } from './fixtures.ts';
 
-const app = createWebhookApp({ networkUnavailable: 'hostNetwork' });
+const app = createWebhookListener({ networkUnavailable: 'hostNetwork' });
 
 /** The pod without the two fields the webhook may change. */
 function outsidePinning(pod: V1Pod): unknown {
@@ -97,7 +97,7 @@ describe('--network-unavailable', () => {
     ['never', false, false],
     ['never', true, false],
   ] as const)('%s with hostNetwork=%s adds network-unavailable: %s', async (mode, hostNetwork, expected) => {
-    const modeApp = createWebhookApp({ networkUnavailable: mode });
+    const modeApp = createWebhookListener({ networkUnavailable: mode });
     const { pod } = await admit(modeApp, withSpec(nginxPod(), { hostNetwork }));
     expect(pod.spec!.tolerations).toEqual(
       expected ? [...DAEMON_TOLERATIONS, NETWORK_UNAVAILABLE] : DAEMON_TOLERATIONS,

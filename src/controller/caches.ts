@@ -1,0 +1,69 @@
+// The informer caches the DaemonSet controller reads: DaemonSets, nodes, the
+// pods everynode manages, ControllerRevisions, with the indexes its event
+// handlers and snapshots look things up by.
+//
+// Memory: the pod informer watches only pods labelled everynode.dev/managed=true
+// (every pod everynode creates carries it), so the cache grows with everynode's
+// pods, not with every pod in the cluster. Consequence: orphan adoption only
+// considers labelled pods; a matching pod created by someone else without the
+// label is neither seen nor adopted.
+import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import type { Registry } from 'prom-client';
+import { controllerRefOf, MANAGED_LABEL, MANAGED_LABEL_VALUE } from '../contract/daemon-pod.ts';
+import { Informer, type KubeObject } from '../machinery/informer.ts';
+import { resources, type KubeClient, type Resource } from '../machinery/kube.ts';
+
+export interface InformerTuning {
+  relistIntervalMs?: number;
+  silenceTimeoutMs?: number;
+}
+
+export interface DaemonSetCaches {
+  daemonSets: Informer<V1DaemonSet>;
+  nodes: Informer<V1Node>;
+  pods: Informer<V1Pod>;
+  revisions: Informer<V1ControllerRevision>;
+}
+
+/** Index of objects by namespace. */
+export const BY_NAMESPACE = 'namespace';
+/** Index of objects by their controller's UID; objects without a controller are `orphan:<namespace>`. */
+export const BY_CONTROLLER = 'controller';
+export const orphansOf = (namespace: string): string => `orphan:${namespace}`;
+
+const byNamespace = (o: KubeObject) => [o.metadata?.namespace ?? ''];
+const byController = (o: KubeObject & Parameters<typeof controllerRefOf>[0]) => {
+  const ref = controllerRefOf(o);
+  return [ref ? (ref.uid ?? '') : orphansOf(o.metadata?.namespace ?? '')];
+};
+
+export function createCaches(options: {
+  client: KubeClient;
+  logger: Logger;
+  registry?: Registry;
+  informer?: InformerTuning;
+}): DaemonSetCaches {
+  const common = {
+    client: options.client,
+    logger: options.logger,
+    registry: options.registry,
+    ...options.informer,
+  };
+  const informer = <T extends KubeObject>(resource: Resource, labelSelector?: string) =>
+    new Informer<T>({ ...common, resource, ...(labelSelector ? { labelSelector } : {}) });
+  const caches: DaemonSetCaches = {
+    daemonSets: informer<V1DaemonSet>(resources.daemonSets),
+    nodes: informer<V1Node>(resources.nodes),
+    pods: informer<V1Pod>(resources.pods, `${MANAGED_LABEL}=${MANAGED_LABEL_VALUE}`),
+    revisions: informer<V1ControllerRevision>(resources.controllerRevisions),
+  };
+  caches.daemonSets.addIndexer(BY_NAMESPACE, byNamespace);
+  caches.pods.addIndexer(BY_NAMESPACE, byNamespace);
+  caches.pods.addIndexer(BY_CONTROLLER, byController);
+  caches.revisions.addIndexer(BY_NAMESPACE, byNamespace);
+  caches.revisions.addIndexer(BY_CONTROLLER, byController);
+  return caches;
+}
+
+export const allInformers = (c: DaemonSetCaches) => [c.daemonSets, c.nodes, c.pods, c.revisions] as const;

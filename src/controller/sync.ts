@@ -1,0 +1,103 @@
+// One DaemonSet sync (upstream syncDaemonSet's frame): read a Snapshot from the
+// informer caches and the expectations in one synchronous step, plan it with
+// the pure planner, and hand the plan to the executor, which performs every
+// write. This is the reconcile function the generic ReconcileLoop runs.
+import type { V1DaemonSet } from '@kubernetes/client-node';
+import type { Logger } from 'pino';
+import {
+  APPS_V1_DAEMONSET,
+  apiVersionOf,
+  type DaemonOwnerKind,
+  type NetworkUnavailableMode,
+} from '../contract/daemon-pod.ts';
+import type { EventRecorder } from '../machinery/events.ts';
+import type { KubeClient } from '../machinery/kube.ts';
+import type { FailedPodBackoff } from './backoff.ts';
+import { BY_CONTROLLER, orphansOf, type DaemonSetCaches } from './caches.ts';
+import { executePlan } from './executor.ts';
+import type { ControllerExpectations } from './expectations.ts';
+import { planDaemonSet, selectsAllPods } from './plan.ts';
+import type { Snapshot } from './types.ts';
+
+export interface SyncDeps {
+  client: KubeClient;
+  caches: DaemonSetCaches;
+  expectations: ControllerExpectations;
+  failedPodBackoff: FailedPodBackoff;
+  events: EventRecorder;
+  logger: Logger;
+  /** Creates/deletes per sync (upstream burstReplicas). */
+  burst: number;
+  networkUnavailable: NetworkUnavailableMode;
+  ownerKind?: DaemonOwnerKind;
+}
+
+/** The snapshot of `ds` as the caches hold it now, or undefined when the DaemonSet is gone. */
+export function readSnapshot(deps: SyncDeps, key: string): Snapshot | undefined {
+  const { caches } = deps;
+  const cached = caches.daemonSets.get(key);
+  if (!cached) return undefined;
+  const kind = deps.ownerKind ?? APPS_V1_DAEMONSET;
+  const ds: V1DaemonSet = { apiVersion: apiVersionOf(kind), kind: kind.kind, ...cached };
+  const uid = ds.metadata?.uid ?? '';
+  const namespace = ds.metadata?.namespace ?? '';
+  // upstream returns before claiming for an everything-selector or a DaemonSet being deleted: no
+  // orphans are offered then, so nothing could adopt every labelled pod of the namespace.
+  const mayClaim = !selectsAllPods(ds) && !ds.metadata?.deletionTimestamp;
+  return {
+    ds,
+    nodes: caches.nodes.list(),
+    pods: caches.pods.byIndex(BY_CONTROLLER, uid),
+    revisions: caches.revisions.byIndex(BY_CONTROLLER, uid),
+    orphanPods: mayClaim ? caches.pods.byIndex(BY_CONTROLLER, orphansOf(namespace)) : [],
+    orphanRevisions: mayClaim ? caches.revisions.byIndex(BY_CONTROLLER, orphansOf(namespace)) : [],
+    ownerKind: kind,
+    networkUnavailable: deps.networkUnavailable,
+    now: Date.now(),
+    expectationsSatisfied: deps.expectations.satisfied(key),
+    failedPodBackoff: deps.failedPodBackoff,
+    burst: deps.burst,
+  };
+}
+
+/** Syncs one DaemonSet key; resolves to the requeue-after delay, if any. */
+export async function syncDaemonSet(
+  deps: SyncDeps,
+  key: string,
+  signal?: AbortSignal,
+): Promise<number | undefined> {
+  const started = performance.now();
+  const snapshot = readSnapshot(deps, key);
+  if (!snapshot) {
+    deps.expectations.deleteExpectations(key);
+    deps.logger.debug({ daemonset: key }, 'DaemonSet gone');
+    return undefined;
+  }
+  const plan = planDaemonSet(snapshot);
+  const result = await executePlan(
+    {
+      client: deps.client,
+      expectations: deps.expectations,
+      events: deps.events,
+      failedPodBackoff: deps.failedPodBackoff,
+      logger: deps.logger,
+      ...(signal ? { signal } : {}),
+    },
+    snapshot,
+    plan,
+  );
+  deps.logger.debug(
+    {
+      daemonset: key,
+      adopted: plan.claims.adopt.length,
+      released: plan.claims.release.length,
+      created: result.created,
+      deleted: result.deleted,
+      requeueAfterMs: result.requeueAfterMs,
+      skipped: plan.skipped,
+      ms: Math.round(performance.now() - started),
+    },
+    'synced',
+  );
+  return result.requeueAfterMs;
+}
