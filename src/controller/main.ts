@@ -224,7 +224,8 @@ export async function startController(options: StartControllerOptions): Promise<
 
   let rotator: CertRotator | undefined;
   const startRotator = () => {
-    if (options.certRotator) rotator = startCertRotator({ ...options.certRotator, client, logger: log, events });
+    if (options.certRotator)
+      rotator = startCertRotator({ ...options.certRotator, client, logger: log, events });
   };
   const stopRotator = async () => {
     await rotator?.stop();

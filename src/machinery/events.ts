@@ -1,10 +1,14 @@
 // Kubernetes Events (core/v1, what `kubectl describe` shows), as client-go's
-// record.EventRecorder writes them: fire-and-forget from the caller's point of
-// view, written one at a time in the background, and a repeat of the same
-// event on the same object within 10 minutes bumps `count` and
+// tools/record EventRecorder writes them: fire-and-forget from the caller's
+// point of view, written one at a time in the background, and a repeat of the
+// same event on the same object within 10 minutes bumps `count` and
 // `lastTimestamp` of the existing Event instead of creating another.
+// The API server keeps one store for both Event APIs: a core/v1 Event is also
+// listed through events.k8s.io/v1 (involvedObject → regarding, message → note,
+// action as given), so this one writer serves readers of either API.
 import type { Logger } from 'pino';
 import { isNotFound, resourcePath, resources, type KubeClient } from './kube.ts';
+import { wireTime } from './time.ts';
 
 export interface InvolvedObject {
   apiVersion?: string;
@@ -13,6 +17,11 @@ export interface InvolvedObject {
 }
 
 export type EventType = 'Normal' | 'Warning';
+
+export interface EventDetails {
+  /** What was done or failed (the Event's `action`, events.k8s.io's short verb, e.g. "Renew"). */
+  action?: string;
+}
 
 export interface EventRecorderOptions {
   client: KubeClient;
@@ -36,9 +45,6 @@ interface Remembered {
   lastMs: number;
 }
 
-/** Event timestamps (metav1.Time) are RFC 3339 with whole seconds. */
-const seconds = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
-
 export class EventRecorder {
   private readonly o: EventRecorderOptions;
   private readonly remembered = new Map<string, Remembered>();
@@ -51,7 +57,13 @@ export class EventRecorder {
   }
 
   /** Records an event on `obj`; never throws, never waits. */
-  event(obj: InvolvedObject, type: EventType, reason: string, message: string): void {
+  event(
+    obj: InvolvedObject,
+    type: EventType,
+    reason: string,
+    message: string,
+    details: EventDetails = {},
+  ): void {
     if (this.pending >= (this.o.maxPending ?? 1000)) {
       this.o.logger.warn({ reason, message }, 'event queue full, dropping event');
       return;
@@ -59,7 +71,7 @@ export class EventRecorder {
     this.pending++;
     const at = Date.now();
     this.chain = this.chain
-      .then(() => this.write(obj, type, reason, message, at))
+      .then(() => this.write(obj, type, reason, message, details, at))
       .catch((err: unknown) => this.o.logger.warn({ err, reason }, 'could not write event'))
       .finally(() => this.pending--);
   }
@@ -74,6 +86,7 @@ export class EventRecorder {
     type: EventType,
     reason: string,
     message: string,
+    details: EventDetails,
     at: number,
   ): Promise<void> {
     const namespace = obj.metadata?.namespace || 'default';
@@ -84,7 +97,7 @@ export class EventRecorder {
         await this.o.client.patch(
           resourcePath(resources.events, { namespace: seen.namespace, name: seen.name }),
           'merge',
-          { count: seen.count + 1, lastTimestamp: seconds(at) },
+          { count: seen.count + 1, lastTimestamp: wireTime(at) },
         );
         seen.count++;
         seen.lastMs = at;
@@ -112,11 +125,12 @@ export class EventRecorder {
       message,
       type,
       source: { component: this.o.component, ...(this.o.instance ? { host: this.o.instance } : {}) },
-      firstTimestamp: seconds(at),
-      lastTimestamp: seconds(at),
+      firstTimestamp: wireTime(at),
+      lastTimestamp: wireTime(at),
       count: 1,
       reportingComponent: this.o.component,
       reportingInstance: this.o.instance ?? '',
+      ...(details.action ? { action: details.action } : {}),
     });
     this.touch(key, { name, namespace, count: 1, lastMs: at });
   }

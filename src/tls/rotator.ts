@@ -7,6 +7,10 @@
 // rotation: the caBundle gains the new CA (keeping the old one) before the Secret
 // changes, so whichever certificate a webhook replica serves, the API server
 // trusts it; the webhook hot-reloads the files once the kubelet syncs the Secret.
+// Events on the Secret (CertificateIssued, CARotated, CertificateRenewed,
+// CertificateRenewalFailed) go through the process's shared EventRecorder
+// (src/machinery/events.ts); being core/v1 Events, they are also listed
+// through events.k8s.io/v1 with `regarding` and `note`.
 import { createPrivateKey, createPublicKey, webcrypto, X509Certificate } from 'node:crypto';
 import { hostname } from 'node:os';
 // tsyringe, behind @peculiar/x509, needs the Reflect metadata polyfill loaded first.
@@ -17,6 +21,7 @@ import {
   generateServingCertificate,
   type CertificateAuthority,
 } from '../lib/certs.ts';
+import { EventRecorder, type EventType } from '../machinery/events.ts';
 import { isNotFound, resourcePath, type KubeClient, type Resource } from '../machinery/kube.ts';
 import type { Logger } from '../lib/logger.ts';
 import { formatDuration } from './duration.ts';
@@ -37,7 +42,8 @@ const MUTATING_WEBHOOK_CONFIGURATIONS: Resource = {
   version: 'v1',
   plural: 'mutatingwebhookconfigurations',
 };
-const EVENTS: Resource = { group: 'events.k8s.io', version: 'v1', plural: 'events' };
+/** The reporting component when no EventRecorder is passed in (the controller's own, src/controller/main.ts). */
+const EVENT_COMPONENT = 'everynode-controller';
 
 const DAY_MILLIS = 86_400_000;
 /** setTimeout's largest delay (about 24.8 days). */
@@ -60,20 +66,20 @@ export interface CertRotatorConfig {
   checkInterval: number;
 }
 
-export interface CertRotatorEvent {
-  type: 'Normal' | 'Warning';
+/** One Event the rotator records on the Secret. */
+interface RotatorEvent {
+  type: EventType;
   reason: string;
-  /** A short verb for events.k8s.io's `action`. */
+  /** A short verb for the Event's `action`. */
   action: string;
   message: string;
-  regarding: { apiVersion: string; kind: string; namespace: string; name: string; uid?: string | undefined };
 }
 
 export interface CertRotatorOptions extends CertRotatorConfig {
   client: KubeClient;
   logger: Logger;
-  /** Records an Event; by default an events.k8s.io/v1 Event is created with `client`. */
-  recordEvent?: (event: CertRotatorEvent) => void | Promise<void>;
+  /** Where Events go: the process's shared recorder. By default the rotator makes its own on `client`. */
+  events?: EventRecorder;
 }
 
 export interface ReconcileOutcome {
@@ -140,31 +146,6 @@ export async function loadCertificateAuthority(
   return { certPem, keyPem, cert, keys: { privateKey, publicKey } };
 }
 
-/** events.k8s.io MicroTime wants microseconds; toISOString gives milliseconds. */
-const microTime = (d: Date): string => d.toISOString().replace(/\.(\d{3})Z$/, '.$1000Z');
-
-const eventName = (objectName: string): string =>
-  `${objectName}.${(BigInt(Date.now()) * 1_000_000n + BigInt(Math.floor(Math.random() * 1_000_000))).toString(16)}`;
-
-function defaultEventRecorder(client: KubeClient): (event: CertRotatorEvent) => Promise<void> {
-  return async (event) => {
-    await client.create(resourcePath(EVENTS, { namespace: event.regarding.namespace }), {
-      apiVersion: 'events.k8s.io/v1',
-      kind: 'Event',
-      // client-go's naming (<object>.<hex nanoseconds>): the API server rejects a generateName ending in ".".
-      metadata: { name: eventName(event.regarding.name), namespace: event.regarding.namespace },
-      eventTime: microTime(new Date()),
-      reportingController: 'everynode.dev/controller',
-      reportingInstance: hostname().slice(0, 128),
-      action: event.action,
-      reason: event.reason,
-      note: event.message.slice(0, 1024),
-      type: event.type,
-      regarding: event.regarding,
-    });
-  };
-}
-
 /** Throws when the configuration cannot work (e.g. renewBefore not shorter than a validity). */
 export function validateCertRotatorConfig(config: CertRotatorConfig): void {
   for (const key of ['caValidity', 'certValidity', 'renewBefore', 'checkInterval'] as const) {
@@ -191,26 +172,32 @@ export function startCertRotator(options: CertRotatorOptions): CertRotator {
   validateCertRotatorConfig(options);
   const { client, logger, namespace, secretName, webhookConfigurationName } = options;
   const log = logger.child({ component: 'cert-rotator', secret: `${namespace}/${secretName}` });
-  const recordEvent = options.recordEvent ?? defaultEventRecorder(client);
+  const events =
+    options.events ??
+    new EventRecorder({
+      client,
+      component: EVENT_COMPONENT,
+      instance: hostname().slice(0, 128),
+      logger: log,
+    });
+  const ownsEvents = options.events === undefined;
   const hosts = servingHosts(options.serviceName, namespace, options.extraHosts);
   const secretPath = resourcePath(SECRETS, { namespace, name: secretName });
   const configPath = resourcePath(MUTATING_WEBHOOK_CONFIGURATIONS, { name: webhookConfigurationName });
 
-  const emit = async (event: Omit<CertRotatorEvent, 'regarding'>, secret: WireSecret | undefined) => {
-    try {
-      await recordEvent({
-        ...event,
-        regarding: {
-          apiVersion: 'v1',
-          kind: 'Secret',
-          namespace,
-          name: secretName,
-          uid: secret?.metadata.uid,
-        },
-      });
-    } catch (err) {
-      log.warn({ err, reason: event.reason }, 'recording an event failed');
-    }
+  // Fire-and-forget: the recorder writes in the background and logs a failed write.
+  const emit = (event: RotatorEvent, secret: WireSecret | undefined) => {
+    const regarding = {
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        namespace,
+        name: secretName,
+        ...(secret?.metadata.uid ? { uid: secret.metadata.uid } : {}),
+      },
+    };
+    // events.k8s.io caps `note` at 1024 bytes; keep the message readable through either API.
+    events.event(regarding, event.type, event.reason, event.message.slice(0, 1024), { action: event.action });
   };
 
   const readSecret = async (): Promise<WireSecret | undefined> => {
@@ -324,7 +311,7 @@ export function startCertRotator(options: CertRotatorOptions): CertRotator {
       },
       message,
     );
-    await emit(
+    emit(
       {
         type: 'Normal',
         reason: first ? 'CertificateIssued' : rotateCa ? 'CARotated' : 'CertificateRenewed',
@@ -366,7 +353,7 @@ export function startCertRotator(options: CertRotatorOptions): CertRotator {
       log.error({ err, failures }, 'checking the webhook certificate failed; retrying');
       // One Warning per failure streak, so a persistent problem is visible without flooding events.
       if (failures === 1) {
-        await emit(
+        emit(
           {
             type: 'Warning',
             reason: 'CertificateRenewalFailed',
@@ -388,6 +375,8 @@ export function startCertRotator(options: CertRotatorOptions): CertRotator {
       if (timer) clearTimeout(timer);
       timer = undefined;
       await chain;
+      // A shared recorder is flushed by its owner; our own, here.
+      if (ownsEvents) await events.flush();
     },
   };
 }

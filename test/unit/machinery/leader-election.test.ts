@@ -205,8 +205,8 @@ describe('decideAcquireOrRenew (client-go tryAcquireOrRenew)', () => {
       strategy: 'OldestEmulationVersion',
     } as LeaseSpec);
     const d = decide(l, seenAt(l, 0), 1);
-    expect(d.action).toBe('renew');
-    expect((d as { spec: Record<string, unknown> }).spec.strategy).toBe('OldestEmulationVersion');
+    if (d.action !== 'renew') throw new Error(`expected renew, got ${d.action}`);
+    expect((d.spec as Record<string, unknown>).strategy).toBe('OldestEmulationVersion');
   });
 
   it('counts leaseTransitions across a hand-over chain a → b → a', () => {
