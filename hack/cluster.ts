@@ -2,15 +2,36 @@
 //   node hack/cluster.ts up [--nodes 4] [--control-plane 1] [--dir .cluster]
 //   node hack/cluster.ts status [--dir .cluster]
 //   node hack/cluster.ts down [--dir .cluster]
+//   node hack/cluster.ts stop|start COMPONENT [--dir .cluster]
 // (`make cluster-up NODES=n CONTROL_PLANE=0|1` / `make cluster-down`.) The
 // components run detached, so the cluster outlives this command; `down` stops
-// them by pid and removes the directory.
+// them by pid and removes the directory. `stop`/`start` stop one component and
+// start it again with the same flags (e.g. `stop kube-apiserver` for an outage).
+// `up --stop-command CMD` names what stops the cluster in its last line (the
+// demo says `make down`, which also stops its webhook and controller).
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { ClusterRunningError, clusterStatus, startCluster, stopCluster } from '../test/harness/cluster.ts';
+import {
+  ClusterRunningError,
+  clusterStatus,
+  startCluster,
+  startComponent,
+  stopCluster,
+  stopComponent,
+  type Component,
+} from '../test/harness/cluster.ts';
 import { repoRoot } from '../test/harness/tools.ts';
 
-const usage = 'usage: node hack/cluster.ts up|down|status [--nodes N] [--control-plane 0|1] [--dir DIR]';
+const usage =
+  'usage: node hack/cluster.ts up|down|status [--nodes N] [--control-plane 0|1] [--dir DIR] [--stop-command CMD]\n' +
+  '       node hack/cluster.ts stop|start etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kwok [--dir DIR]';
+const COMPONENT_NAMES: readonly string[] = [
+  'etcd',
+  'kube-apiserver',
+  'kube-controller-manager',
+  'kube-scheduler',
+  'kwok',
+] satisfies Component[];
 
 function flag(value: string, name: string): boolean {
   if (['1', 'true', 'yes'].includes(value)) return true;
@@ -25,6 +46,7 @@ async function main(): Promise<number> {
       nodes: { type: 'string', default: '4' },
       'control-plane': { type: 'string', default: '1' },
       dir: { type: 'string', default: resolve(repoRoot, '.cluster') },
+      'stop-command': { type: 'string', default: 'make cluster-down' },
     },
   });
   const dir = resolve(values.dir);
@@ -49,7 +71,7 @@ async function main(): Promise<number> {
         });
         console.log(`Cluster up: API server ${state.server}, nodes ${state.nodes.join(', ')}`);
         console.log(`  export KUBECONFIG=${state.kubeconfig}`);
-        console.log(`  logs: ${dir}/logs/; stop with: make cluster-down`);
+        console.log(`  logs: ${dir}/logs/; stop with: ${values['stop-command']}`);
         return 0;
       } catch (err) {
         if (err instanceof ClusterRunningError) {
@@ -84,6 +106,24 @@ async function main(): Promise<number> {
       }
       console.log(`KUBECONFIG=${status.state.kubeconfig}  server ${status.state.server}`);
       return status.running ? 0 : 1;
+    }
+    case 'stop':
+    case 'start': {
+      const component = positionals[1];
+      if (!component || !COMPONENT_NAMES.includes(component)) {
+        console.error(usage);
+        return 2;
+      }
+      if (command === 'stop') {
+        await stopComponent(dir, component as Component);
+        console.log(
+          `${component} stopped; start it again with: node hack/cluster.ts start ${component} --dir ${dir}`,
+        );
+      } else {
+        const p = await startComponent(dir, component as Component);
+        console.log(`${component} is running (pid ${p.pid})`);
+      }
+      return 0;
     }
     default:
       console.error(usage);

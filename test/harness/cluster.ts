@@ -15,7 +15,7 @@ import { request as httpRequest } from 'node:http';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { ClusterClient, CONTROL_PLANE_ROLE } from './kube.ts';
 import {
   createAuthority,
@@ -70,12 +70,18 @@ export interface ClusterPorts {
   kwok: number;
 }
 
+/** A component as recorded in state.json: also its flags, so it can be started again (startComponent). */
+export interface ComponentProcess extends StartedProcess {
+  /** Absent in a state.json written before the flags were recorded. */
+  args?: string[];
+}
+
 export interface ClusterState {
   dir: string;
   kubeconfig: string;
   server: string;
   ports: ClusterPorts;
-  processes: StartedProcess[];
+  processes: ComponentProcess[];
   nodes: string[];
   startedAt: string;
 }
@@ -142,6 +148,94 @@ export async function stopCluster(dir: string, options: { keepDir?: boolean } = 
   const state = readClusterState(dir);
   if (state) await stopProcesses([...state.processes].reverse());
   if (!options.keepDir) await rm(dir, { recursive: true, force: true });
+}
+
+export type Component = (typeof COMPONENTS)[number];
+
+function recordedComponent(
+  dir: string,
+  component: Component,
+): { state: ClusterState; proc: ComponentProcess } {
+  const state = readClusterState(dir);
+  if (!state) throw new Error(`no cluster state in ${dir}`);
+  const proc = state.processes.find((p) => p.component === component);
+  if (!proc) throw new Error(`${component} is not part of the cluster in ${dir}`);
+  return { state, proc };
+}
+
+/**
+ * Stops one component of a running cluster (SIGTERM, then SIGKILL), e.g. kube-apiserver to
+ * make an outage; `startComponent` starts it again. state.json keeps its flags.
+ */
+export async function stopComponent(dir: string, component: Component): Promise<void> {
+  await stopProcesses([recordedComponent(dir, component).proc]);
+}
+
+/**
+ * Starts a stopped component again with the flags it was first started with, records its new
+ * pid in state.json (so `stopCluster` stops it) and waits until it is healthy. A component
+ * that still runs is left alone.
+ */
+export async function startComponent(
+  dir: string,
+  component: Component,
+  options: { timeoutMs?: number } = {},
+): Promise<ComponentProcess> {
+  const { state, proc: previous } = recordedComponent(dir, component);
+  if (isRunning(previous.pid, previous.binary)) return previous;
+  if (!previous.args?.length)
+    throw new Error(`${dir}/state.json has no flags for ${component}; restart the cluster`);
+  const p = startDetached(component, previous.binary, previous.args, previous.log);
+  const next: ComponentProcess = { ...previous, pid: p.pid };
+  const processes = state.processes.map((q) => (q.component === component ? next : q));
+  await writeFile(statePath(dir), JSON.stringify({ ...state, processes }, null, 2) + '\n');
+
+  const caPath = join(dir, 'pki', 'ca.crt');
+  const ca = readFileSync(caPath, 'utf8');
+  const probes: Record<Component, () => Promise<Probe>> = {
+    etcd: () => get(`http://127.0.0.1:${state.ports.etcdClient}/health`),
+    'kube-apiserver': () => {
+      const kubeconfig = parse(readFileSync(state.kubeconfig, 'utf8')) as {
+        users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[];
+      };
+      const user = kubeconfig.users[0]!.user;
+      const pem = (b64: string) => Buffer.from(b64, 'base64').toString('utf8');
+      return get(`${state.server}/readyz`, {
+        ca,
+        cert: pem(user['client-certificate-data']),
+        key: pem(user['client-key-data']),
+      });
+    },
+    'kube-controller-manager': () =>
+      get(`https://127.0.0.1:${state.ports.controllerManager}/healthz`, { ca }),
+    'kube-scheduler': () => get(`https://127.0.0.1:${state.ports.scheduler}/healthz`, { ca }),
+    kwok: () => get(`http://127.0.0.1:${state.ports.kwok}/healthz`),
+  };
+  try {
+    await waitFor(
+      `${component} to be healthy`,
+      async () => {
+        const r = await probes[component]();
+        return r.status === 200 ? done(undefined) : notYet(`HTTP ${r.status}: ${r.body.slice(0, 500)}`);
+      },
+      {
+        timeoutMs: options.timeoutMs ?? 90_000,
+        intervalMs: 200,
+        abortIf: () =>
+          p.exited
+            ? new ComponentStartError(
+                component,
+                p.log,
+                `exited with ${p.exited.signal ?? `code ${String(p.exited.code)}`}`,
+              )
+            : undefined,
+      },
+    );
+  } catch (err) {
+    if (err instanceof ComponentStartError) throw err;
+    throw new ComponentStartError(component, p.log, (err as Error).message);
+  }
+  return next;
 }
 
 /** Distinct free loopback ports: all listeners stay open until every port is known. */
@@ -361,13 +455,18 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStat
     startedAt: new Date().toISOString(),
   };
   const running: Running[] = [];
+  const argsOf = new Map<Running, string[]>();
+  const recorded = (p: Running): ComponentProcess => {
+    const { component, pid, binary, log } = p;
+    return { component, pid, binary, log, args: argsOf.get(p) ?? [] };
+  };
   const saveState = () =>
     writeFile(
       statePath(dir),
       JSON.stringify(
         {
           ...state,
-          processes: running.map(({ component, pid, binary, log }) => ({ component, pid, binary, log })),
+          processes: running.map(recorded),
         },
         null,
         2,
@@ -377,6 +476,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStat
   const start = async (component: Tool, args: string[]): Promise<Running> => {
     const p = startDetached(component, toolPath(component, bin), args, join(dir, 'logs', `${component}.log`));
     running.push(p);
+    argsOf.set(p, args);
     await saveState(); // at once, so a crash of this process still leaves the pids for `down`
     return p;
   };
@@ -562,7 +662,7 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStat
     log(`cluster is up (${elapsed()}): KUBECONFIG=${state.kubeconfig}`);
     return {
       ...state,
-      processes: running.map(({ component, pid, binary, log }) => ({ component, pid, binary, log })),
+      processes: running.map(recorded),
     };
   } catch (err) {
     await stopProcesses([...running].reverse());
