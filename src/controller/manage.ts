@@ -21,7 +21,8 @@ export interface ManageStep {
  * Decide creates and deletes node by node:
  * - unpinned pods (see groupDaemonPods) are deleted with a Warning
  *   UnpinnedDaemonPod; their node then counts as without a pod, so a pinned
- *   replacement is created in the same plan;
+ *   replacement is created in the same plan when the node should run one and
+ *   has no other pod (the event says which);
  * - shouldRun and no pod → create;
  * - shouldContinueRunning: terminating pods are skipped; Failed pods are deleted
  *   (Warning FailedDaemonPod) unless the node's failed-pod backoff holds them
@@ -53,17 +54,7 @@ export function manage(ctx: SyncContext, backoff: ReadonlyMap<string, BackoffEnt
   const localBackoff = new Map(backoff);
   const surge = allowsSurge(ctx.ds);
 
-  for (const { pod, targetNode } of ctx.pods.unpinned) {
-    remove(pod, targetNode, 'unpinned');
-    step.events.push({
-      type: 'Warning',
-      reason: 'UnpinnedDaemonPod',
-      message:
-        `Found daemon pod ${podRef(pod)} without node pinning for ${targetNode ? `node ${targetNode}` : 'any node'}: ` +
-        'the pinning webhook was bypassed, will delete it and create a pinned replacement',
-    });
-  }
-
+  for (const { pod, targetNode } of ctx.pods.unpinned) remove(pod, targetNode, 'unpinned');
   for (const node of ctx.nodes) {
     const nodeName = nodeNameOf(node);
     const { shouldRun, shouldContinueRunning } = placementOf(ctx, nodeName);
@@ -138,6 +129,27 @@ export function manage(ctx: SyncContext, backoff: ReadonlyMap<string, BackoffEnt
         remove(oldestOld, nodeName, 'surge-replaced');
       }
     }
+  }
+
+  // Said once the node loop knows whether the pod's node gets a replacement now.
+  const creating = new Set(step.createNodes);
+  for (const { pod, targetNode } of ctx.pods.unpinned) {
+    const node = targetNode ? `node ${targetNode}` : 'any node';
+    const others = targetNode ? (ctx.pods.byNode.get(targetNode) ?? []).filter((p) => !isTerminating(p)) : [];
+    let outcome: string;
+    if (targetNode !== undefined && creating.has(targetNode))
+      outcome = 'will delete it and create a pinned replacement';
+    else if (others.length > 0)
+      outcome = `will delete it; ${node} already has daemon pod ${podRef(others[0] as V1Pod)}`;
+    else outcome = `will delete it; no replacement is created for ${node} now`;
+    if (targetNode === undefined) outcome = 'will delete it';
+    step.events.push({
+      type: 'Warning',
+      reason: 'UnpinnedDaemonPod',
+      message:
+        `Found daemon pod ${podRef(pod)} without node pinning for ${node}: ` +
+        `the pinning webhook was bypassed, ${outcome}`,
+    });
   }
 
   const existing = new Set(ctx.nodes.map(nodeNameOf));
