@@ -50,7 +50,7 @@ describe('a selector on a reserved label', () => {
 
   it('a matchExpressions NotIn ["true"] on the managed label is refused too', () => {
     const ds = withLabels({ app: 'x' }, { app: 'x' });
-    ds.spec!.selector!.matchExpressions = [{ key: MANAGED_LABEL, operator: 'NotIn', values: ['true'] }];
+    ds.spec!.selector.matchExpressions = [{ key: MANAGED_LABEL, operator: 'NotIn', values: ['true'] }];
     expect(reservedSelectorProblem(ds)).toContain(MANAGED_LABEL);
   });
 
