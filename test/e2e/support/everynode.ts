@@ -5,7 +5,8 @@
 // managed label, failurePolicy Fail), and helpers read the DaemonSet's pods as
 // the tests assert them. The configuration's namespaceSelector limits it to the
 // test file's namespaces, so a webhook left behind by a crashed run can never
-// reject another file's pods.
+// reject another file's pods (except with `clusterWide`, for tests whose
+// namespaces are made by someone else, such as upstream's conformance tests).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { closeSync, openSync, readFileSync } from 'node:fs';
@@ -150,6 +151,15 @@ export interface EverynodeOptions {
   namespaces: readonly string[];
   /** Start one controller right away (default: one, without leader election); false starts none. */
   controller?: ControllerOptions | false;
+  /**
+   * Register the webhook for pods in every namespace (objectSelector on the
+   * managed label only, no namespaceSelector), for tests whose namespaces are
+   * created by the code under test (upstream's e2e framework). `namespaces`
+   * still hold the webhook probe and the leader-election Lease. Default false.
+   */
+  clusterWide?: boolean;
+  /** `--network-unavailable` given to the webhook and to every controller (default: the processes' default). */
+  networkUnavailable?: 'hostNetwork' | 'always' | 'never';
 }
 
 /**
@@ -163,6 +173,8 @@ export class Everynode {
   readonly webhookConfigurationName: string;
   readonly webhook: EverynodeProcess;
   readonly controllers: EverynodeProcess[] = [];
+  readonly clusterWide: boolean;
+  readonly networkUnavailable: EverynodeOptions['networkUnavailable'];
   private readonly caBundle: string;
   private readonly webhookPort: number;
 
@@ -173,6 +185,8 @@ export class Everynode {
     webhook: EverynodeProcess;
     webhookPort: number;
     caBundle: string;
+    clusterWide: boolean;
+    networkUnavailable: EverynodeOptions['networkUnavailable'];
   }) {
     this.cluster = init.cluster;
     this.dir = init.dir;
@@ -180,6 +194,8 @@ export class Everynode {
     this.webhook = init.webhook;
     this.webhookPort = init.webhookPort;
     this.caBundle = init.caBundle;
+    this.clusterWide = init.clusterWide;
+    this.networkUnavailable = init.networkUnavailable;
     this.webhookConfigurationName = `everynode-e2e-${init.namespaces[0]!}`;
   }
 
@@ -201,6 +217,7 @@ export class Everynode {
         `--tls-cert-file=${certFile}`,
         `--tls-private-key-file=${keyFile}`,
         '--bind-address=127.0.0.1',
+        ...(options.networkUnavailable ? [`--network-unavailable=${options.networkUnavailable}`] : []),
       ],
       join(dir, 'webhook.log'),
       metricsPort,
@@ -212,6 +229,8 @@ export class Everynode {
       webhook,
       webhookPort,
       caBundle: Buffer.from(ca.certPem).toString('base64'),
+      clusterWide: options.clusterWide ?? false,
+      networkUnavailable: options.networkUnavailable,
     });
     try {
       await webhook.waitReady();
@@ -241,6 +260,7 @@ export class Everynode {
         '--kube-api-qps=100',
         '--kube-api-burst=200',
         '--log-level=debug',
+        ...(this.networkUnavailable ? [`--network-unavailable=${this.networkUnavailable}`] : []),
       ],
       join(this.dir, `${label}.log`),
       metricsPort,
@@ -277,11 +297,15 @@ export class Everynode {
             },
           ],
           objectSelector: { matchLabels: { [MANAGED_LABEL]: MANAGED_LABEL_VALUE } },
-          namespaceSelector: {
-            matchExpressions: [
-              { key: 'kubernetes.io/metadata.name', operator: 'In', values: [...this.namespaces] },
-            ],
-          },
+          ...(this.clusterWide
+            ? {}
+            : {
+                namespaceSelector: {
+                  matchExpressions: [
+                    { key: 'kubernetes.io/metadata.name', operator: 'In', values: [...this.namespaces] },
+                  ],
+                },
+              }),
           failurePolicy: 'Fail',
           sideEffects: 'None',
           timeoutSeconds: 10,
