@@ -75,7 +75,7 @@ const combinations: Record<string, () => Record<string, unknown>> = {
       matchExpressions: [{ key: 'everynode.dev/skip', operator: 'DoesNotExist' }],
     },
     'webhook.timeoutSeconds': 10,
-    'webhook.networkUnavailable': 'always',
+    networkUnavailable: 'always',
     'webhook.priorityClassName': 'system-cluster-critical',
     'webhook.nodeSelector': { 'kubernetes.io/os': 'linux' },
     'webhook.tolerations': [
@@ -390,6 +390,8 @@ describe('what the chart renders', () => {
       namespaceSelector: { matchExpressions: [{ key: 'everynode.dev/skip', operator: 'DoesNotExist' }] },
     });
     const controller = find(objects, 'Deployment', controllerName).spec.template.spec.containers[0];
+    // One value for both processes: the controller's placement and the webhook's tolerations agree.
+    expect(controller.args).toEqual(expect.arrayContaining(['--network-unavailable=always']));
     expect(controller.args).toEqual(
       expect.arrayContaining([
         '--workers=8',

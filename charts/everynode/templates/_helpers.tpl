@@ -96,3 +96,8 @@ so it gets this component's selector.
 {{- end }}
 {{- toYaml $constraints }}
 {{- end }}
+
+{{/* The one --network-unavailable value both processes get (webhook.networkUnavailable is its deprecated override). */}}
+{{- define "everynode.networkUnavailable" -}}
+{{- .Values.webhook.networkUnavailable | default .Values.networkUnavailable -}}
+{{- end }}
