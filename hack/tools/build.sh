@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the control-plane tools (etcd, kube-apiserver, kube-controller-manager,
-# kube-scheduler, kubectl, kwok, helm) from the pinned Go modules next to this
-# script, into a cache outside the clone, and links them into bin/.
+# kube-scheduler, kubectl, kwok, helm) and upstream's DaemonSet conformance
+# tests (e2e-apps.test) from the pinned Go modules next to this script, into a
+# cache outside the clone, and links them into bin/.
 #
 # A cold build takes tens of minutes on 2 cores, so each module's binaries are
 # cached under $EVERYNODE_CACHE/tools/<module>-<key>, where <key> hashes the
@@ -35,8 +36,8 @@ export CGO_ENABLED=0
 
 want=${1:-all}
 case "$want" in
-  all | kubernetes | kwok | helm) ;;
-  *) die "unknown target '$want'; use all, kubernetes, kwok or helm" ;;
+  all | kubernetes | kwok | helm | conformance) ;;
+  *) die "unknown target '$want'; use all, kubernetes, kwok, helm or conformance" ;;
 esac
 
 # One build at a time per cache: a second `make tools` (another shell, a test
@@ -102,4 +103,23 @@ if [ "$want" = all ] || [ "$want" = kwok ]; then
 fi
 if [ "$want" = all ] || [ "$want" = helm ]; then
   build_module helm helm -- -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" helm.sh/helm/v3/cmd/helm
+fi
+if [ "$want" = all ] || [ "$want" = conformance ]; then
+  # Upstream's test/e2e/apps specs as one ginkgo test binary (go test -c), from
+  # hack/tools/conformance/suite_test.go; run by test/e2e/conformance.test.ts
+  # and hack/conformance.ts. The suite file is part of the key too.
+  ckey=$({ key_of conformance; cat "$here/conformance/suite_test.go"; } | sha256sum | cut -c1-16)
+  cdir="$cache/tools/conformance-$ckey"
+  if [ ! -x "$cdir/e2e-apps.test" ]; then
+    echo "tools: building conformance (e2e-apps.test) into $cdir; a cold build can take 10+ minutes on 2 cores" >&2
+    start=$SECONDS
+    mkdir -p "$cdir"
+    (cd "$here/conformance" && go test -c -trimpath -tags selinux,grpcnotrace \
+      -ldflags "-s -w $(kv k8s.io/component-base/version) $(kv k8s.io/client-go/pkg/version)" \
+      -o "$cdir/e2e-apps.test.tmp" .) ||
+      { rm -f "$cdir/e2e-apps.test.tmp"; die "building conformance failed (see the go output above)"; }
+    mv "$cdir/e2e-apps.test.tmp" "$cdir/e2e-apps.test"
+    echo "tools: built conformance in $((SECONDS - start))s" >&2
+  fi
+  mkdir -p "$bin"; ln -sfn "$cdir/e2e-apps.test" "$bin/e2e-apps.test"
 fi
