@@ -23,6 +23,7 @@ import {
 } from '../machinery/kube.ts';
 import { labelSelectorMatches } from '../machinery/label-selector.ts';
 import { APPS_V1_DAEMONSET, apiVersionOf, CONTROLLER_REVISION_HASH_LABEL } from '../contract/daemon-pod.ts';
+import type { RolloutSettings } from '../contract/rollout.ts';
 import type { FailedPodBackoff } from './backoff.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import { isUsableExistingRevision } from './history.ts';
@@ -35,6 +36,8 @@ export interface ExecutorDeps {
   events: EventRecorder;
   /** Failed-pod backoff store (upstream failedPodsBackoff); the plan's updates land here. */
   failedPodBackoff: FailedPodBackoff;
+  /** Last valid rollout settings per DaemonSet UID; a plan's valid settings land here. */
+  rolloutSettings?: Map<string, RolloutSettings>;
   logger: Logger;
   /** Aborted when this process must stop writing (leadership lost, shutdown). */
   signal?: AbortSignal;
@@ -70,6 +73,7 @@ export async function executePlan(
 
   for (const e of plan.events) deps.events.event(ds, e.type, e.reason, e.message);
   for (const { key: backoffKey, entry } of plan.backoffUpdates) deps.failedPodBackoff.set(backoffKey, entry);
+  if (plan.rolloutSettings) deps.rolloutSettings?.set(ds.metadata?.uid ?? '', plan.rolloutSettings);
   if (plan.skipped === 'deleting' || plan.skipped === 'selecting-all' || plan.skipped === 'reserved-label') {
     return result;
   }

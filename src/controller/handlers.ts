@@ -23,6 +23,8 @@ export interface HandlerDeps {
   caches: DaemonSetCaches;
   queue: WorkQueue<string>;
   expectations: ControllerExpectations;
+  /** Per-DaemonSet memory forgotten with the DaemonSet (last valid rollout settings). */
+  forget?: (ds: V1DaemonSet) => void;
   networkUnavailable: NetworkUnavailableMode;
   /** The kind of the DaemonSets in `caches.daemonSets` (default apps/v1). */
   ownerKind?: DaemonOwnerKind;
@@ -51,6 +53,7 @@ export function registerEventHandlers(deps: HandlerDeps): void {
   const onDaemonSetDeleted = (ds: V1DaemonSet) => {
     const key = objectKey(ds);
     expectations.deleteExpectations(key);
+    deps.forget?.(ds);
     queue.add(key);
   };
 

@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
 import type { NetworkUnavailableMode } from '../contract/daemon-pod.ts';
+import type { RolloutSettings } from '../contract/rollout.ts';
 import { EventRecorder } from '../machinery/events.ts';
 import { FlagError, parseFlagsOrExit, usage, type FlagSpecs } from '../lib/flags.ts';
 import { inClusterNamespace, KubeClient, loadKubeConfig } from '../machinery/kube.ts';
@@ -114,12 +115,20 @@ export function newDaemonSetController(options: {
   });
   const expectations = new ControllerExpectations();
   const failedPodBackoff = new FailedPodBackoff();
-  registerEventHandlers({ caches, queue, expectations, networkUnavailable: options.networkUnavailable });
+  const rolloutSettings = new Map<string, RolloutSettings>();
+  registerEventHandlers({
+    caches,
+    queue,
+    expectations,
+    networkUnavailable: options.networkUnavailable,
+    forget: (ds) => rolloutSettings.delete(ds.metadata?.uid ?? ''),
+  });
   const syncDeps = {
     client: options.client,
     caches,
     expectations,
     failedPodBackoff,
+    rolloutSettings,
     events: options.events,
     logger,
     burst: options.burst,

@@ -2,13 +2,20 @@
 // from a snapshot of the informer caches to the changes the executor makes.
 // Nothing here (or in the files it imports) may do I/O: eslint enforces it.
 import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
-import { APPS_V1_DAEMONSET, daemonOwnerRef, type DaemonOwnerKind } from '../contract/daemon-pod.ts';
+import {
+  APPS_V1_DAEMONSET,
+  daemonOwnerRef,
+  timeMillis,
+  type DaemonOwnerKind,
+} from '../contract/daemon-pod.ts';
 import { labelSelectorMatches } from '../machinery/label-selector.ts';
 import { decideClaims, type ClaimableObject } from './claims.ts';
 import { cleanupHistory, constructHistory, emptyHistory } from './history.ts';
 import { manage } from './manage.ts';
 import { newPod } from './pod-template.ts';
 import { reservedSelectorProblem, reservedTemplateLabelWarnings } from './reserved-labels.ts';
+import { resolveRolloutSettings } from './rollout-settings.ts';
+import { planRolloutControl } from './rollout-control.ts';
 import { rollingUpdate } from './rolling-update.ts';
 import { computeHash } from './hash.ts';
 import { computeStatus } from './status.ts';
@@ -89,17 +96,38 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
     };
   }
 
+  const updateType = ds.spec?.updateStrategy?.type ?? 'RollingUpdate';
+  const rollout = resolveRolloutSettings(ds, snapshot.lastValidRollout);
+  const currentRevision = claimed.revisions.find((r) => r.metadata?.name === history.current.name);
+  const control =
+    updateType === 'RollingUpdate'
+      ? planRolloutControl({
+          ctx,
+          settings: rollout.settings,
+          heldBecause: rollout.heldBecause,
+          revision: {
+            name: history.current.name,
+            createdAtMs: timeMillis(currentRevision?.metadata?.creationTimestamp) ?? snapshot.now,
+          },
+        })
+      : undefined;
+
   const managed = manage(ctx, snapshot.failedPodBackoff);
   let createNodes = managed.createNodes;
-  let deletes: PodDelete[] = managed.deletes;
-  const updateType = ds.spec?.updateStrategy?.type ?? 'RollingUpdate';
-  if (createNodes.length === 0 && deletes.length === 0 && updateType === 'RollingUpdate') {
-    const step = rollingUpdate(ctx);
+  // A surge step completes by deleting the old pod: not while the rollout is held there.
+  let deletes: PodDelete[] = managed.deletes.filter(
+    (d) => d.reason !== 'surge-replaced' || !control || control.gate.mayReplace(d.nodeName ?? ''),
+  );
+  const events = [...rollout.events, ...managed.events];
+  if (control && createNodes.length === 0 && deletes.length === 0) {
+    const step = rollingUpdate(ctx, control.gate);
     createNodes = step.createNodes;
     deletes = step.deletes;
+    events.push(...step.events);
   }
+  if (control) events.push(...control.events);
   history.deleteOld = cleanupHistory(ds, old, pods);
-  const status = computeStatus(ctx, true);
+  const status = computeStatus(ctx, true, control?.conditions);
 
   const burst = Math.max(0, snapshot.burst);
   const creates = boundCreates(
@@ -112,7 +140,6 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
       }),
     })),
   ).slice(0, burst);
-  const events = [...managed.events];
   if (creates.length > 0) events.push(...reservedTemplateLabelWarnings(ds));
   return {
     claims: claimed.plan,
@@ -122,7 +149,11 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
     events,
     status: status.status,
     backoffUpdates: managed.backoffUpdates,
-    requeueAfterMs: minDefined(managed.requeueAfterMs, status.requeueAfterMs),
+    requeueAfterMs: minDefined(
+      minDefined(managed.requeueAfterMs, status.requeueAfterMs),
+      control?.requeueAfterMs,
+    ),
+    ...(rollout.valid ? { rolloutSettings: rollout.settings } : {}),
   };
 }
 

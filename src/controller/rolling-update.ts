@@ -3,7 +3,16 @@
 import type { V1DaemonSet, V1Pod } from '@kubernetes/client-node';
 import { isPodAvailable, isPodUpdated, isTerminating, podName } from './pods.ts';
 import { nodeNameOf, placementOf, type SyncContext } from './sync-context.ts';
-import type { PodDelete } from './types.ts';
+import type { PlannedEvent, PodDelete } from './types.ts';
+
+/** Which old pods the rollout may replace now, and which nodes are dead (see rollout-control.ts). */
+export interface ReplaceGate {
+  mayReplace(nodeName: string): boolean;
+  /** Nodes NotReady since before the update began: their pods never count against the budget. */
+  dead: ReadonlySet<string>;
+}
+
+const OPEN_GATE: ReplaceGate = { mayReplace: () => true, dead: new Set() };
 
 /**
  * intstr.GetScaledValueFromIntOrPercent: an integer as is, `N%` of `total`
@@ -37,8 +46,18 @@ export function unavailableCount(ds: V1DaemonSet, desired: number): number {
   return scaledValue(rolling.maxUnavailable, desired, true);
 }
 
-/** util.AllowsSurge: a surge of at least one pod for a single node. */
-export const allowsSurge = (ds: V1DaemonSet): boolean => surgeCount(ds, 1) > 0;
+/** Does any container of the template claim a host port? */
+export const usesHostPort = (ds: V1DaemonSet): boolean =>
+  [...(ds.spec?.template?.spec?.initContainers ?? []), ...(ds.spec?.template?.spec?.containers ?? [])].some(
+    (c) => (c.ports ?? []).some((p) => (p.hostPort ?? 0) > 0),
+  );
+
+/**
+ * util.AllowsSurge: a surge of at least one pod for a single node. everynode: never for a template
+ * with a hostPort, since a surge pod can never bind next to the old pod holding the port (the
+ * scheduler's NodePorts filter) and upstream's rollout then waits forever (kubernetes#106417).
+ */
+export const allowsSurge = (ds: V1DaemonSet): boolean => surgeCount(ds, 1) > 0 && !usesHostPort(ds);
 
 export interface RolloutLimits {
   maxSurge: number;
@@ -46,10 +65,15 @@ export interface RolloutLimits {
   desired: number;
 }
 
-/** updatedDesiredNodeCounts: the limits scaled to the nodes that should run a pod; both 0 → maxUnavailable 1. */
+/**
+ * updatedDesiredNodeCounts: the limits scaled to the nodes that should run a pod; both 0 →
+ * maxUnavailable 1. With a hostPort, maxSurge becomes 0 (replace delete-first, within
+ * maxUnavailable, at least one at a time).
+ */
 export function rolloutLimits(ctx: SyncContext): RolloutLimits {
   const desired = ctx.nodes.filter((n) => placementOf(ctx, nodeNameOf(n)).shouldRun).length;
-  const maxSurge = surgeCount(ctx.ds, desired);
+  let maxSurge = surgeCount(ctx.ds, desired);
+  if (usesHostPort(ctx.ds)) maxSurge = 0;
   let maxUnavailable = unavailableCount(ctx.ds, desired);
   if (desired > 0 && maxUnavailable === 0 && maxSurge === 0) maxUnavailable = 1;
   return { maxSurge, maxUnavailable, desired };
@@ -100,6 +124,7 @@ function rolloutNodes(ctx: SyncContext): Array<[string, V1Pod[]]> {
 export interface RolloutStep {
   createNodes: string[];
   deletes: PodDelete[];
+  events: PlannedEvent[];
 }
 
 /**
@@ -118,8 +143,10 @@ export interface RolloutStep {
  * pod goes at once and available ones only while more pods are available than
  * desired (kubernetes PR #119317), so availability never drops.
  */
-export function rollingUpdate(ctx: SyncContext): RolloutStep {
+export function rollingUpdate(ctx: SyncContext, gate: ReplaceGate = OPEN_GATE): RolloutStep {
   const { maxSurge, maxUnavailable, desired } = rolloutLimits(ctx);
+  const events: PlannedEvent[] = [];
+  const dead = (nodeName: string) => gate.dead.has(nodeName);
   const now = ctx.now;
   const available = (pod: V1Pod) => isPodAvailable(pod, ctx.minReadySeconds, now);
   const deleteOf = (pod: V1Pod, nodeName: string, reason: string): PodDelete => ({
@@ -133,19 +160,27 @@ export function rollingUpdate(ctx: SyncContext): RolloutStep {
     let numUnavailable = 0;
     const allowedReplacements: PodDelete[] = [];
     const candidates: PodDelete[] = [];
+    const deadReplacements: PodDelete[] = [];
     for (const [nodeName, pods] of rolloutNodes(ctx)) {
       const found = updatedAndOldPod(ctx, pods);
+      // everynode: a dead node's pods never count against the budget (kubernetes#123232, test-infra#31706).
+      const countUnavailable = () => {
+        if (!dead(nodeName)) numUnavailable++;
+      };
       if (!found) {
-        numUnavailable++;
+        countUnavailable();
         continue;
       }
       const { newPod, oldPod } = found;
       if ((!oldPod && !newPod) || (oldPod && newPod)) {
-        numUnavailable++;
+        countUnavailable();
       } else if (newPod) {
-        if (!available(newPod)) numUnavailable++;
+        if (!available(newPod)) countUnavailable();
       } else if (oldPod) {
-        if (!available(oldPod)) {
+        if (!gate.mayReplace(nodeName)) continue; // held: kept as it is, outside the budget
+        if (dead(nodeName)) {
+          deadReplacements.push(deleteOf(oldPod, nodeName, 'rolling-update'));
+        } else if (!available(oldPod)) {
           allowedReplacements.push(deleteOf(oldPod, nodeName, 'rolling-update'));
           numUnavailable++;
         } else if (numUnavailable < maxUnavailable) {
@@ -154,7 +189,17 @@ export function rollingUpdate(ctx: SyncContext): RolloutStep {
       }
     }
     const remaining = Math.min(Math.max(0, maxUnavailable - numUnavailable), candidates.length);
-    return { createNodes: [], deletes: [...allowedReplacements, ...candidates.slice(0, remaining)] };
+    const deletes = [...allowedReplacements, ...candidates.slice(0, remaining), ...deadReplacements];
+    if (deletes.length > 0 && surgeCount(ctx.ds, desired) > 0 && usesHostPort(ctx.ds)) {
+      events.push({
+        type: 'Warning',
+        reason: 'SurgeNotPossible',
+        message:
+          'maxSurge is set but the pod template uses a hostPort: a surge pod could never bind next to the old ' +
+          'pod holding the port, so pods are replaced delete-first, within maxUnavailable (at least one at a time)',
+      });
+    }
+    return { createNodes: [], deletes, events };
   }
 
   const deletes: PodDelete[] = [];
@@ -166,7 +211,7 @@ export function rollingUpdate(ctx: SyncContext): RolloutStep {
   for (const [nodeName, pods] of rolloutNodes(ctx)) {
     const found = updatedAndOldPod(ctx, pods);
     if (!found) {
-      numSurge++;
+      if (!dead(nodeName)) numSurge++;
       continue;
     }
     const { newPod, oldPod } = found;
@@ -174,7 +219,11 @@ export function rollingUpdate(ctx: SyncContext): RolloutStep {
     if (!oldPod) continue;
     if (!newPod) {
       const shouldRun = placementOf(ctx, nodeName).shouldRun;
-      if (!available(oldPod)) {
+      if (shouldRun && !gate.mayReplace(nodeName)) continue; // held
+      if (shouldRun && dead(nodeName)) {
+        // A surge pod could never start on a dead node: replace it delete-first, last.
+        deletes.push(deleteOf(oldPod, nodeName, 'rolling-update'));
+      } else if (!available(oldPod)) {
         if (!shouldRun) deletes.push(deleteOf(oldPod, nodeName, 'misscheduled'));
         else allowedNodes.push(nodeName);
       } else if (!shouldRun) {
@@ -185,13 +234,13 @@ export function rollingUpdate(ctx: SyncContext): RolloutStep {
       continue;
     }
     if (!available(newPod)) {
-      numSurge++;
+      if (!dead(nodeName)) numSurge++;
       continue;
     }
-    deletes.push(deleteOf(oldPod, nodeName, 'surge-replaced'));
+    if (gate.mayReplace(nodeName)) deletes.push(deleteOf(oldPod, nodeName, 'surge-replaced'));
   }
   const deletable = Math.min(numAvailable - desired, shouldNotRunDeletes.length);
   if (deletable > 0) deletes.push(...shouldNotRunDeletes.slice(0, deletable));
   const remainingSurge = Math.min(Math.max(0, maxSurge - numSurge), candidateNodes.length);
-  return { createNodes: [...allowedNodes, ...candidateNodes.slice(0, remainingSurge)], deletes };
+  return { createNodes: [...allowedNodes, ...candidateNodes.slice(0, remainingSurge)], deletes, events };
 }

@@ -1,7 +1,8 @@
 // DaemonSet status: upstream updateDaemonSetStatus + storeDaemonSetStatus. The
 // one place that decides which status fields the controller owns and how they
 // are laid over the stored status (the executor's retry uses mergeStatus too).
-import type { V1DaemonSetStatus } from '@kubernetes/client-node';
+import type { V1DaemonSetCondition, V1DaemonSetStatus } from '@kubernetes/client-node';
+import { mergeConditions } from './rollout-control.ts';
 import {
   availableAtMs,
   isPodAvailable,
@@ -112,19 +113,30 @@ export const COUNTER_FIELDS = [
  * (upstream would rewrite an identical status in that case). Every other field
  * (conditions, collisionCount, anything newer) is copied unchanged.
  */
-export function computeStatus(ctx: SyncContext, observeGeneration: boolean): StatusResult {
+export function computeStatus(
+  ctx: SyncContext,
+  observeGeneration: boolean,
+  conditions?: readonly V1DaemonSetCondition[],
+): StatusResult {
   const { counters } = countStatus(ctx);
   const stored = ctx.ds.status ?? ({} as V1DaemonSetStatus);
   const generation = ctx.ds.metadata?.generation ?? 0;
   const storedObserved = stored.observedGeneration ?? 0;
   const countersUnchanged = COUNTER_FIELDS.every((f) => (stored[f] ?? 0) === counters[f]);
 
+  const mergedConditions = conditions ? mergeConditions(stored.conditions, conditions, ctx.now) : undefined;
+  const conditionsUnchanged =
+    mergedConditions === undefined || sameConditions(mergedConditions, stored.conditions ?? []);
   let status: V1DaemonSetStatus | undefined;
-  if (!countersUnchanged || (observeGeneration && storedObserved < generation)) {
+  if (!countersUnchanged || !conditionsUnchanged || (observeGeneration && storedObserved < generation)) {
     status = mergeStatus(stored, {
       ...counters,
       ...(observeGeneration ? { observedGeneration: generation } : {}),
     });
+    if (mergedConditions) {
+      if (mergedConditions.length > 0) status.conditions = mergedConditions;
+      else delete status.conditions;
+    }
   }
 
   // Upstream requeues after minReadySeconds while numberReady != numberAvailable; everynode also
@@ -149,4 +161,13 @@ export function mergeStatus(
   for (const field of COUNTER_FIELDS) out[field] = computed[field] ?? 0;
   if (computed.observedGeneration !== undefined) out.observedGeneration = computed.observedGeneration;
   return out;
+}
+
+/** Field by field, in any key order (the API server's order is not ours), so an unchanged status is never rewritten. */
+function sameConditions(a: readonly V1DaemonSetCondition[], b: readonly V1DaemonSetCondition[]): boolean {
+  const key = (c: V1DaemonSetCondition) =>
+    JSON.stringify([c.type, c.status, c.reason ?? '', c.message ?? '', String(c.lastTransitionTime ?? '')]);
+  const ka = a.map(key).sort();
+  const kb = b.map(key).sort();
+  return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
 }

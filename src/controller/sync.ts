@@ -12,6 +12,7 @@ import {
 } from '../contract/daemon-pod.ts';
 import type { EventRecorder } from '../machinery/events.ts';
 import type { KubeClient } from '../machinery/kube.ts';
+import type { RolloutSettings } from '../contract/rollout.ts';
 import type { FailedPodBackoff } from './backoff.ts';
 import { BY_CONTROLLER, orphansOf, type DaemonSetCaches } from './caches.ts';
 import { executePlan } from './executor.ts';
@@ -24,6 +25,8 @@ export interface SyncDeps {
   caches: DaemonSetCaches;
   expectations: ControllerExpectations;
   failedPodBackoff: FailedPodBackoff;
+  /** Last valid rollout settings per DaemonSet UID (used while an annotation is invalid). */
+  rolloutSettings: Map<string, RolloutSettings>;
   events: EventRecorder;
   logger: Logger;
   /** Creates/deletes per sync (upstream burstReplicas). */
@@ -57,6 +60,7 @@ export function readSnapshot(deps: SyncDeps, key: string): Snapshot | undefined 
     expectationsSatisfied: deps.expectations.satisfied(key),
     failedPodBackoff: deps.failedPodBackoff,
     burst: deps.burst,
+    ...(deps.rolloutSettings.has(uid) ? { lastValidRollout: deps.rolloutSettings.get(uid) } : {}),
   };
 }
 
@@ -80,6 +84,7 @@ export async function syncDaemonSet(
       expectations: deps.expectations,
       events: deps.events,
       failedPodBackoff: deps.failedPodBackoff,
+      rolloutSettings: deps.rolloutSettings,
       logger: deps.logger,
       ...(signal ? { signal } : {}),
     },

@@ -10,6 +10,7 @@ import type {
   V1Pod,
 } from '@kubernetes/client-node';
 import type { DaemonOwnerKind, NetworkUnavailableMode } from '../contract/daemon-pod.ts';
+import type { RolloutSettings } from '../contract/rollout.ts';
 
 /** Everything the planner may look at. It never calls the API. */
 export interface Snapshot {
@@ -37,6 +38,8 @@ export interface Snapshot {
   failedPodBackoff: ReadonlyMap<string, BackoffEntry>;
   /** Burst cap for creates and deletes in one sync (upstream burstReplicas, `--burst`). */
   burst: number;
+  /** The DaemonSet's last valid rollout settings, kept by the controller while an annotation is invalid. */
+  lastValidRollout?: RolloutSettings;
 }
 
 export interface BackoffEntry {
@@ -122,6 +125,8 @@ export interface Plan {
   backoffUpdates: Array<{ key: string; entry: BackoffEntry }>;
   /** Sync again after this many ms (failed-pod backoff, minReadySeconds), if set. */
   requeueAfterMs: number | undefined;
+  /** The rollout settings, when every rollout annotation is valid: the controller remembers them. */
+  rolloutSettings?: RolloutSettings;
   /**
    * The sync stops early (deleting DaemonSet, empty selector, a selector on a reserved label, collision);
    * pods and status are left alone. Except for 'collision', claims and history hold no operations (`current` only names the
