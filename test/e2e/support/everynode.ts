@@ -27,6 +27,7 @@ import {
   controllerRefOf,
   pinnedNodeOf,
 } from '../../../src/contract/daemon-pod.ts';
+import { Watch } from '@kubernetes/client-node';
 import { isApiError, type ClusterClient } from '../../harness/kube.ts';
 import { repoRoot } from '../../harness/tools.ts';
 import { done, notYet, waitFor, type WaitOptions } from '../../harness/wait.ts';
@@ -542,23 +543,51 @@ export class PodSampler {
   readonly samples: Sample[] = [];
   private stopped = false;
   private readonly loop: Promise<void>;
+  private watching: AbortController | undefined;
 
+  /**
+   * Samples the DaemonSet's pods every `intervalMs` and, between polls, after every pod event
+   * of a watch on the namespace: a fast rollout on an idle machine can pass between two polls,
+   * but not between two watch events.
+   */
   constructor(cluster: ClusterClient, namespace: string, name: string, intervalMs = 200) {
+    const record = (pods: V1Pod[]) =>
+      this.samples.push({
+        at: Date.now(),
+        pods: pods.map((p) => ({
+          name: p.metadata?.name ?? '',
+          uid: p.metadata?.uid ?? '',
+          node: podNode(p),
+          image: p.spec?.containers[0]?.image,
+          revision: p.metadata?.labels?.['controller-revision-hash'],
+          available: isReady(p) && !isTerminating(p),
+          terminating: isTerminating(p),
+        })),
+      });
+    const ours = (p: V1Pod) => {
+      const ref = controllerRefOf(p);
+      return ref?.kind === 'DaemonSet' && ref.name === name;
+    };
     this.loop = (async () => {
+      const list = await cluster.core.listNamespacedPod({ namespace });
+      const live = new Map(list.items.filter(ours).map((p) => [p.metadata?.uid ?? '', p]));
+      record([...live.values()]);
+      if (!this.stopped) {
+        this.watching = await new Watch(cluster.kubeConfig).watch(
+          `/api/v1/namespaces/${namespace}/pods`,
+          { resourceVersion: list.metadata?.resourceVersion },
+          (type: string, pod: V1Pod) => {
+            if (this.stopped || !ours(pod)) return;
+            if (type === 'DELETED') live.delete(pod.metadata?.uid ?? '');
+            else if (type === 'ADDED' || type === 'MODIFIED') live.set(pod.metadata?.uid ?? '', pod);
+            else return;
+            record([...live.values()]);
+          },
+          () => undefined,
+        );
+      }
       while (!this.stopped) {
-        const pods = await podsOf(cluster, namespace, name);
-        this.samples.push({
-          at: Date.now(),
-          pods: pods.map((p) => ({
-            name: p.metadata?.name ?? '',
-            uid: p.metadata?.uid ?? '',
-            node: podNode(p),
-            image: p.spec?.containers[0]?.image,
-            revision: p.metadata?.labels?.['controller-revision-hash'],
-            available: isReady(p) && !isTerminating(p),
-            terminating: isTerminating(p),
-          })),
-        });
+        record(await podsOf(cluster, namespace, name));
         await new Promise((resolve) => setTimeout(resolve, intervalMs));
       }
     })();
@@ -567,6 +596,7 @@ export class PodSampler {
   async stop(): Promise<Sample[]> {
     this.stopped = true;
     await this.loop;
+    this.watching?.abort();
     return this.samples;
   }
 }
