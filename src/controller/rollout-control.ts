@@ -304,7 +304,10 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
       budgeted.size === 0 && states.every((s) => s.oldPod || (s.newPod && available(s.newPod)));
     const heldNote = held > 0 ? `; ${held} node${held === 1 ? ' keeps' : 's keep'} the old revision` : '';
     const counts = `${updated} of ${desired} nodes updated, ${availableUpdated} available${heldNote}`;
-    const storedProgress = storedOf(PROGRESSING);
+    // The stored condition speaks for this revision only (a new template starts afresh).
+    const storedFor = storedOf(PROGRESSING);
+    const storedProgress =
+      REVISION_PREFIX.exec(storedFor?.message ?? '')?.[1] === revision.name ? storedFor : undefined;
     let progressing: V1DaemonSetCondition;
     if (autoPaused && autoCondition) {
       progressing = condition(PROGRESSING, 'False', REASON_AUTO_PAUSED, autoCondition.message ?? '');
