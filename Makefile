@@ -53,9 +53,18 @@ BENCH_NODES ?= 100,1000
 bench-controller: deps tools build ## DaemonSet create + rolling update on kwok nodes: everynode vs KCM's controller (BENCH_NODES=100,1000).
 	node bench/controller/run.ts --nodes $(BENCH_NODES) $(ARGS)
 
+##@ Conformance
+.PHONY: conformance
+conformance: deps tools ## Upstream's DaemonSet conformance tests against everynode on a fresh kwok cluster (also in make test).
+	node hack/conformance.ts --controller everynode $(ARGS)
+
+.PHONY: conformance-kcm
+conformance-kcm: deps tools ## The same tests against kube-controller-manager's own DaemonSet controller (the baseline).
+	node hack/conformance.ts --controller kcm $(ARGS)
+
 ##@ Tools and local cluster
 .PHONY: tools
-tools: ## Build etcd, kube-*, kubectl, kwok and helm from Go modules into bin/ (cached).
+tools: ## Build etcd, kube-*, kubectl, kwok, helm and the conformance tests from Go modules into bin/ (cached).
 	hack/tools/build.sh all
 
 .PHONY: cluster-up
