@@ -42,10 +42,18 @@ const events: string = values.events;
 const command: string = commandArg;
 
 const stamp = () => new Date().toISOString();
-const toLog = (line: string) => appendFileSync(log, `${stamp()} supervisor: ${line}\n`);
+/** Appends a line; a log that cannot be written (its directory removed) must not stop the supervision. */
+const append = (file: string, line: string) => {
+  try {
+    appendFileSync(file, line);
+  } catch {
+    // Nothing better to do: stdout and stderr go to the same log.
+  }
+};
+const toLog = (line: string) => append(log, `${stamp()} supervisor: ${line}\n`);
 /** One line in the events file (relayed by the demo) and in the command's own log. */
 const event = (line: string) => {
-  appendFileSync(events, `${stamp()} demo: ${line}\n`);
+  append(events, `${stamp()} demo: ${line}\n`);
   toLog(line);
 };
 
@@ -97,13 +105,18 @@ function start(): void {
       return 0;
     }
   })();
-  const fd = openSync(log, 'a');
+  let fd: number | 'ignore' = 'ignore';
+  try {
+    fd = openSync(log, 'a');
+  } catch {
+    // The log's directory is gone (the demo's state was removed); run the command all the same.
+  }
   const startedAt = performance.now();
   let proc: ChildProcess;
   try {
     proc = spawn(command, args, { stdio: ['ignore', fd, fd] });
   } finally {
-    closeSync(fd);
+    if (typeof fd === 'number') closeSync(fd);
   }
   child = proc;
   starts++;
