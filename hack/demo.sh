@@ -131,6 +131,7 @@ wait_until() {
 #   supervisors:  node .../hack/supervise.ts ... --events $state/logs/supervisor.log ...
 #   controllers:  node .../dist/controller/main.js ... --kubeconfig[= ]$state/kubeconfig ...
 #   webhooks:     node .../dist/webhook/main.js ... --tls-cert-file[= ]$state/webhook-tls/tls.crt ...
+# (a relative path, as in `make run-controller`, counts from the process's working directory).
 cmdline_of() { # pid -> the command line, arguments joined by spaces (empty when gone)
   local -a argv=()
   mapfile -d '' argv 2>/dev/null <"/proc/$1/cmdline" || return 0
@@ -139,9 +140,27 @@ cmdline_of() { # pid -> the command line, arguments joined by spaces (empty when
 is_supervisor() { # cmdline
   [[ $1 == *"/hack/supervise.ts "* && $1 == *" --events $state/logs/supervisor.log "* ]]
 }
-is_component() { # cmdline
-  [[ ($1 == *"dist/controller/main.js "* && ($1 == *" --kubeconfig=$KUBECONFIG "* || $1 == *" --kubeconfig $KUBECONFIG "*)) ||
-    ($1 == *"dist/webhook/main.js "* && ($1 == *" --tls-cert-file=$tls/tls.crt "* || $1 == *" --tls-cert-file $tls/tls.crt "*)) ]]
+# flag_path PID FLAG: the absolute path given to --FLAG (=value or separate) in PID's command line.
+flag_path() {
+  local -a argv=()
+  mapfile -d '' argv 2>/dev/null <"/proc/$1/cmdline" || return 0
+  local i value=""
+  for ((i = 0; i < ${#argv[@]}; i++)); do
+    case ${argv[i]} in
+      "--$2="*) value=${argv[i]#*=} ;;
+      "--$2") value=${argv[i + 1]:-} ;;
+    esac
+  done
+  [ -n "$value" ] || return 0
+  if [[ $value != /* ]]; then value=$(readlink "/proc/$1/cwd" 2>/dev/null)/$value; fi
+  realpath -m "$value"
+}
+is_component() { # pid cmdline
+  case $2 in
+    *"dist/controller/main.js "*) [ "$(flag_path "$1" kubeconfig)" = "$KUBECONFIG" ] ;;
+    *"dist/webhook/main.js "*) [ "$(flag_path "$1" tls-cert-file)" = "$tls/tls.crt" ] ;;
+    *) return 1 ;;
+  esac
 }
 demo_pids() { # supervisors|components -> pids, one a line
   local dir pid cmd
@@ -152,7 +171,7 @@ demo_pids() { # supervisors|components -> pids, one a line
     [ -n "$cmd" ] || continue
     case $1 in
       supervisors) if is_supervisor "$cmd"; then echo "$pid"; fi ;;
-      components) if ! is_supervisor "$cmd" && is_component "$cmd"; then echo "$pid"; fi ;;
+      components) if ! is_supervisor "$cmd" && is_component "$pid" "$cmd"; then echo "$pid"; fi ;;
     esac
   done
   return 0

@@ -240,10 +240,38 @@ describe('make demo, as a new user runs it', () => {
         `${expected} in ${commands.join('\n')}`,
       ).toBe(true);
     }
+    // A controller someone started by hand against the demo's cluster (a relative --kubeconfig, as
+    // `make run-controller` passes it): `down` finds it by its command line, not by a pid it recorded.
+    const byHand = spawn(
+      process.execPath,
+      [join(repoRoot, 'dist/controller/main.js'), '--kubeconfig', 'kubeconfig', '--metrics-port=0'],
+      { cwd: stateDir, detached: true, stdio: 'ignore' },
+    );
+    byHand.unref();
+    const byHandPid = byHand.pid!;
+    cleanups.push(() => {
+      try {
+        process.kill(byHandPid, 'SIGKILL');
+      } catch {
+        // Stopped, as it should be.
+      }
+      return Promise.resolve();
+    });
+    await waitFor('the hand-started controller to run', () =>
+      existsSync(`/proc/${byHandPid}/cmdline`) ? done(undefined) : notYet('no process'),
+    );
+
     const downResult = await runDemo(['down'], env).finished;
     expect(downResult.code, downResult.output).toBe(0);
     const stillAlive = [...before.keys()].filter((pid) => processesMentioning(stateDir).has(pid));
     expect(stillAlive, downResult.output).toEqual([]);
+    expect(downResult.output).toContain(
+      `stopping dist/controller/main.js (pid ${byHandPid}, not started by a supervisor)`,
+    );
+    const byHandState = existsSync(`/proc/${byHandPid}/stat`)
+      ? readFileSync(`/proc/${byHandPid}/stat`, 'utf8')
+      : '';
+    expect(byHandState === '' || /\) [ZX] /.test(byHandState), byHandState).toBe(true);
     expect([...processesMentioning(stateDir).values()]).toEqual([]);
     expect(existsSync(stateDir)).toBe(false);
   }, 1_200_000);
