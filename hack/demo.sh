@@ -365,7 +365,7 @@ start_supervised webhook "$root/dist/webhook/main.js" \
   --bind-address=127.0.0.1 --port="$webhook_port" --metrics-port="$webhook_metrics_port" \
   --tls-cert-file="$tls/tls.crt" --tls-private-key-file="$tls/tls.key"
 start_supervised controller "$root/dist/controller/main.js" \
-  --kubeconfig="$KUBECONFIG" --metrics-port="$controller_metrics_port"
+  --kubeconfig="$KUBECONFIG" --metrics-bind-address=127.0.0.1 --metrics-port="$controller_metrics_port"
 current_log=$logs/webhook.log
 wait_until "the webhook to be ready" 60 http_ok "http://127.0.0.1:$webhook_metrics_port/readyz"
 current_log=$logs/controller.log

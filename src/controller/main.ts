@@ -365,6 +365,11 @@ const FLAGS = {
     max: 65535,
     description: 'Port of /metrics, /healthz and /readyz.',
   },
+  'metrics-bind-address': {
+    type: 'string',
+    default: '0.0.0.0',
+    description: 'Address the /metrics, /healthz and /readyz server listens on.',
+  },
   'log-level': { type: 'string', default: 'info', choices: LOG_LEVELS, description: 'Log level.' },
   ...tlsFlagSpecs,
 } as const satisfies FlagSpecs;
@@ -395,6 +400,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       ...(flags['leader-elect-namespace'] ? { leaderElectNamespace: flags['leader-elect-namespace'] } : {}),
       leaderElectId: flags['leader-elect-id'],
       metricsPort: flags['metrics-port'],
+      metricsHost: flags['metrics-bind-address'],
       ...(certRotator ? { certRotator } : {}),
       // controller-runtime exits when it loses the lease; the Deployment restarts us as a standby.
       onLeadershipLost: () => {
