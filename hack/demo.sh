@@ -316,7 +316,7 @@ if tools_cached; then
 else
   step "build the control-plane tools (first run: about 30 min on 2 cores, then cached)" tools
 fi
-long hack/tools/build.sh all
+long hack/tools/build.sh cluster
 echo "    $(ls bin | tr '\n' ' ')"
 
 step "install npm packages and compile everynode" build

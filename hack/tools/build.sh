@@ -36,8 +36,8 @@ export CGO_ENABLED=0
 
 want=${1:-all}
 case "$want" in
-  all | kubernetes | kwok | helm | conformance) ;;
-  *) die "unknown target '$want'; use all, kubernetes, kwok, helm or conformance" ;;
+  all | cluster | kubernetes | kwok | helm | conformance) ;;
+  *) die "unknown target '$want'; use all, cluster (all but conformance), kubernetes, kwok, helm or conformance" ;;
 esac
 
 # One build at a time per cache: a second `make tools` (another shell, a test
@@ -80,7 +80,7 @@ kv() { # -X flags for one version package
   echo "-X $p.gitVersion=$K8S_VERSION -X $p.gitMajor=1 -X $p.gitMinor=37 -X $p.gitCommit=0000000000000000000000000000000000000000 -X $p.gitTreeState=clean -X $p.buildDate=$BUILD_DATE"
 }
 
-if [ "$want" = all ] || [ "$want" = kubernetes ]; then
+if [ "$want" = all ] || [ "$want" = cluster ] || [ "$want" = kubernetes ]; then
   # etcd's main package sits at the module root, so its binary would be named
   # "server"; it is built on its own with an explicit output name.
   build_module kubernetes kube-apiserver kube-controller-manager kube-scheduler kubectl -- \
@@ -98,10 +98,10 @@ if [ "$want" = all ] || [ "$want" = kubernetes ]; then
   fi
   mkdir -p "$bin"; ln -sfn "$edir/etcd" "$bin/etcd"
 fi
-if [ "$want" = all ] || [ "$want" = kwok ]; then
+if [ "$want" = all ] || [ "$want" = cluster ] || [ "$want" = kwok ]; then
   build_module kwok kwok -- -ldflags "-s -w -X sigs.k8s.io/kwok/pkg/consts.Version=$KWOK_VERSION" sigs.k8s.io/kwok/cmd/kwok
 fi
-if [ "$want" = all ] || [ "$want" = helm ]; then
+if [ "$want" = all ] || [ "$want" = cluster ] || [ "$want" = helm ]; then
   build_module helm helm -- -ldflags "-s -w -X helm.sh/helm/v3/internal/version.version=$HELM_VERSION -X helm.sh/helm/v3/internal/version.gitTreeState=clean" helm.sh/helm/v3/cmd/helm
 fi
 if [ "$want" = all ] || [ "$want" = conformance ]; then
