@@ -36,8 +36,10 @@ lint: deps ## Type-check, lint and check formatting.
 	npx prettier --check .
 
 .PHONY: build
-build: deps ## Compile TypeScript into dist/.
+build: deps ## Compile TypeScript into dist/; install the kubectl plugin as bin/kubectl-everynode.
 	npx tsc -p tsconfig.build.json
+	chmod +x dist/plugin/main.js
+	install -D -m 0755 src/plugin/kubectl-everynode.sh bin/kubectl-everynode
 
 .PHONY: test-unit
 test-unit: deps ## Unit tests only (no cluster).
