@@ -107,7 +107,12 @@ export function rolloutStatus(ds: V1DaemonSet, revision?: string): StatusResult 
       message: `daemon set ${q} exceeded its progress deadline: ${progressing.message ?? ''}`,
     };
   }
-  if (progressing?.reason === REASON_AUTO_PAUSED || autoPaused?.status === 'True') {
+  // Progressing=RolloutAutoPaused next to a RolloutAutoPaused condition already False (resumed) is the
+  // controller not having synced since the resume: not an error.
+  if (
+    autoPaused?.status === 'True' ||
+    (progressing?.reason === REASON_AUTO_PAUSED && autoPaused?.status !== 'False')
+  ) {
     const why = (autoPaused?.status === 'True' ? autoPaused.message : progressing?.message) ?? '';
     return {
       state: 'error',

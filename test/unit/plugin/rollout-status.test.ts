@@ -240,6 +240,15 @@ describe('rolloutStatus: pauses and errors', () => {
     });
   });
 
+  it('a Progressing=RolloutAutoPaused left from before a resume is not an error', () => {
+    const why = 'revision agent-abc: pod agent-x on node n1: ImagePullBackOff (container agent)';
+    const conditions = [
+      cond('Progressing', 'False', 'RolloutAutoPaused', why),
+      cond('RolloutAutoPaused', 'False', 'Resumed', 'revision agent-abc: resumed by kubectl everynode'),
+    ];
+    expect(rolloutStatus(ds({ updated: 1, conditions }), 'agent-abc').state).toBe('waiting');
+  });
+
   it('conditions naming another revision are stale and ignored', () => {
     const why = 'revision agent-old: pod agent-x on node n1: ImagePullBackOff (container agent)';
     const conditions = [cond('RolloutAutoPaused', 'True', 'RolloutAutoPaused', why)];
