@@ -9,9 +9,10 @@
 // named with ginkgo's failure message. Every spec must pass except those in
 // KNOWN_UNPASSABLE_ON_KWOK (test/harness/conformance.ts, listed with their
 // reasons in docs/conformance.md). The JUnit report and the binary's output go
-// to <cluster dir>/logs/conformance/ (kept with EVERYNODE_E2E_KEEP_LOGS=1).
+// to test-results/conformance/ in the clone (git-ignored), which outlives the
+// e2e cluster's temporary directory, so CI and a developer find them after the run.
 import { mkdir } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   CONFORMANCE_SPECS,
@@ -26,6 +27,7 @@ import {
   type SpecResult,
 } from '../harness/conformance.ts';
 import { e2eCluster, e2eKubeconfig } from '../harness/e2e.ts';
+import { repoRoot } from '../harness/tools.ts';
 import { Everynode } from './support/everynode.ts';
 
 const cluster = e2eCluster();
@@ -39,7 +41,7 @@ const RUN_TIMEOUT_MS = 40 * 60_000;
 
 beforeAll(async () => {
   requireConformanceBinary();
-  const logDir = join(dirname(e2eKubeconfig()), 'logs', 'conformance');
+  const logDir = join(repoRoot, 'test-results', 'conformance');
   await mkdir(logDir, { recursive: true });
   namespace = await cluster.createNamespace('conformance-');
   everynode = await Everynode.start(cluster, { namespaces: [namespace], clusterWide: true });
