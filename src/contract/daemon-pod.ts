@@ -45,8 +45,20 @@ export const APPS_V1_DAEMONSET: DaemonOwnerKind = {
   plural: 'daemonsets',
 };
 
-/** Owner kinds whose pods are daemon pods. The one list; a CRD kind is added here. */
-export const DAEMON_OWNER_KINDS: readonly DaemonOwnerKind[] = [APPS_V1_DAEMONSET];
+/**
+ * everynode's own DaemonSet (CRD mode, for clusters whose built-in DaemonSet controller cannot be
+ * turned off): the apps/v1 spec field for field plus a typed `rollout` block. Short name `evds`.
+ */
+export const EVERYNODE_DAEMONSET: DaemonOwnerKind = {
+  group: 'everynode.dev',
+  version: 'v1alpha1',
+  kind: 'DaemonSet',
+  plural: 'daemonsets',
+};
+export const EVERYNODE_DAEMONSET_SHORT_NAME = 'evds';
+
+/** Owner kinds whose pods are daemon pods. The one list both processes check. */
+export const DAEMON_OWNER_KINDS: readonly DaemonOwnerKind[] = [APPS_V1_DAEMONSET, EVERYNODE_DAEMONSET];
 
 export const apiVersionOf = (kind: DaemonOwnerKind): string =>
   kind.group === '' ? kind.version : `${kind.group}/${kind.version}`;

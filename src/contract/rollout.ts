@@ -221,3 +221,41 @@ export function parseRolloutSettings(annotations: Record<string, string> | undef
   );
   return { settings, problems };
 }
+
+// ---- the CRD's typed rollout block (everynode.dev/v1alpha1 DaemonSet spec.rollout) -------------
+
+/** spec.rollout of an everynode.dev DaemonSet: the annotations' settings as typed fields. */
+export interface RolloutSpec {
+  /** Nodes (integer) or a percentage of the desired nodes (`"25%"`) that keep the old revision. */
+  partition?: number | string;
+  /** Only nodes matching this selector are updated. */
+  nodeSelector?: V1LabelSelector;
+  paused?: boolean;
+  /** Update one group of nodes (same value of this node label) at a time. */
+  waves?: { nodeLabelKey: string; soakSeconds?: number };
+  progressDeadlineSeconds?: number;
+  autoPause?: boolean;
+}
+
+/** The settings of a typed rollout block, with the problems of any value the schema let through. */
+export function rolloutSettingsFromSpec(spec: RolloutSpec | undefined): {
+  settings: Partial<RolloutSettings>;
+  problems: SettingProblem[];
+} {
+  const r = spec ?? {};
+  const settings: Partial<RolloutSettings> = {};
+  const problems: SettingProblem[] = [];
+  if (r.partition !== undefined) {
+    const p = parsePartition(String(r.partition));
+    if ('annotation' in p) problems.push({ ...p, annotation: 'spec.rollout.partition' });
+    else settings.partition = p;
+  }
+  if (r.nodeSelector !== undefined) settings.nodeSelector = r.nodeSelector;
+  if (r.paused !== undefined) settings.paused = r.paused;
+  if (r.autoPause !== undefined) settings.autoPause = r.autoPause;
+  if (r.progressDeadlineSeconds !== undefined) settings.progressDeadlineSeconds = r.progressDeadlineSeconds;
+  if (r.waves !== undefined) {
+    settings.waves = { key: r.waves.nodeLabelKey, soakSeconds: r.waves.soakSeconds ?? 0 };
+  }
+  return { settings, problems };
+}
