@@ -56,6 +56,13 @@ export function kwokNode(name: string, labels: Record<string, string> = {}, tain
 
 const NODE_PROBLEM_TAINTS = new Set(['node.kubernetes.io/not-ready', 'node.kubernetes.io/unreachable']);
 
+/**
+ * The annotation test/harness/kwok.yaml's failure stages select: on a pod (from the DaemonSet's
+ * pod template) `crashloop`, `image-pull-error` or `not-ready`; on a node `not-ready`.
+ */
+export const SIMULATE_ANNOTATION = 'test.everynode.dev/simulate';
+export type SimulatedPodFailure = 'crashloop' | 'image-pull-error' | 'not-ready';
+
 /** Ready, and the node-lifecycle controller has lifted its not-ready/unreachable taints. */
 export function nodeIsSchedulable(node: V1Node): boolean {
   const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status === 'True';
@@ -162,6 +169,45 @@ export class ClusterClient {
       }
       node.metadata = { ...node.metadata, labels: current };
     });
+  }
+
+  /** Sets annotations; a `null` value removes that annotation. */
+  annotateNode(name: string, annotations: Record<string, string | null>): Promise<V1Node> {
+    return this.updateNode(name, (node) => {
+      const current = { ...(node.metadata?.annotations ?? {}) };
+      for (const [key, value] of Object.entries(annotations)) {
+        if (value === null) delete current[key];
+        else current[key] = value;
+      }
+      node.metadata = { ...node.metadata, annotations: current };
+    });
+  }
+
+  /**
+   * Makes a kwok node report NotReady, as a kubelet whose container runtime is down
+   * (kwok.yaml's node-simulate-not-ready stage; kwok keeps renewing its Lease), and waits
+   * until it is Ready False and kube-controller-manager has tainted it not-ready. Undo
+   * with `makeNodeReady`.
+   */
+  async makeNodeNotReady(name: string, options: WaitOptions = {}): Promise<V1Node> {
+    await this.annotateNode(name, { [SIMULATE_ANNOTATION]: 'not-ready' });
+    return waitFor(
+      `node ${name} to be NotReady and tainted not-ready`,
+      async () => {
+        const node = await this.core.readNode({ name });
+        const ready = node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
+        const tainted = (node.spec?.taints ?? []).some((t) => t.key === 'node.kubernetes.io/not-ready');
+        return ready === 'False' && tainted ? done(node) : notYet(nodeSummary(node));
+      },
+      { timeoutMs: 60_000, ...options },
+    );
+  }
+
+  /** Ends `makeNodeNotReady`: kwok makes the node Ready again; waits until it is schedulable. */
+  async makeNodeReady(name: string, options: WaitOptions = {}): Promise<V1Node> {
+    await this.annotateNode(name, { [SIMULATE_ANNOTATION]: null });
+    const [node] = await this.waitForNodesSchedulable([name], options);
+    return node!;
   }
 
   /** Adds a taint, replacing one with the same key and effect. */
