@@ -135,11 +135,18 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
   const availableAt = (pod: V1Pod) => availableAtMs(pod, ctx.minReadySeconds);
 
   // ---- per-node state of the eligible nodes -------------------------------------------------
+  // Nodes that should run a pod, and nodes whose pods may stay (a NotReady node is tainted
+  // not-ready:NoSchedule, so it should not get a new pod, but its pod continues to run): those
+  // are the nodes a dead one is among.
   const states: NodeState[] = [];
+  let desired = 0;
   for (const node of ctx.nodes) {
     const name = nodeNameOf(node);
-    if (!placementOf(ctx, name).shouldRun) continue;
-    const live = sortPodsOldestFirst((ctx.pods.byNode.get(name) ?? []).filter((p) => !isTerminating(p)));
+    const placement = placementOf(ctx, name);
+    const pods = ctx.pods.byNode.get(name) ?? [];
+    if (placement.shouldRun) desired++;
+    else if (!placement.shouldContinueRunning || pods.length === 0) continue;
+    const live = sortPodsOldestFirst(pods.filter((p) => !isTerminating(p)));
     const newPod = live.find((p) => isPodUpdated(p, ctx.hash, ctx.generation));
     const oldPod = live.find((p) => !isPodUpdated(p, ctx.hash, ctx.generation));
     const since = ms(readyCondition(node)?.lastTransitionTime);
@@ -147,7 +154,6 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
     const wave = settings.waves ? node.metadata?.labels?.[settings.waves.key] : undefined;
     states.push({ name, node, oldPod, newPod, inProgress: !!oldPod && !!newPod, dead, wave });
   }
-  const desired = states.length;
   const dead = new Set(states.filter((s) => s.dead).map((s) => s.name));
 
   // ---- order: in progress first, then wave order, then node name --------------------------------
@@ -219,6 +225,7 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
     const doneAt = (i: number): number | undefined => {
       let at = Number.NEGATIVE_INFINITY;
       for (const s of waveOrder[i]?.nodes ?? []) {
+        if (s.dead) continue; // replaced last, outside the waves
         if (s.oldPod && !budgeted.has(s.name)) continue; // kept by the partition or the selector
         if (s.oldPod || !s.newPod || !available(s.newPod)) return undefined;
         at = Math.max(at, availableAt(s.newPod) ?? Number.NEGATIVE_INFINITY);
@@ -284,14 +291,17 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
   const mayReplace = (nodeName: string): boolean => {
     if (paused) return false;
     const s = states.find((x) => x.name === nodeName);
-    if (!s) return true; // not an eligible node: its pods are manage's business
+    if (!s) return true; // not a node the rollout looks at: its pods are manage's business
     if (s.inProgress) return true;
     if (!budgeted.has(nodeName)) return false;
-    if (allowedWave !== undefined && waveIndex.get(nodeName) !== allowedWave) return false;
     if (s.dead) {
-      // Replaced last: once no live node the rollout may update still runs an old pod.
-      return !states.some((o) => !o.dead && o.oldPod && budgeted.has(o.name));
+      // Replaced last, whatever its wave: once every live node the rollout updates has an available new pod.
+      return states.every(
+        (o) =>
+          o.dead || (o.oldPod && !budgeted.has(o.name)) || (!o.oldPod && o.newPod && available(o.newPod)),
+      );
     }
+    if (allowedWave !== undefined && waveIndex.get(nodeName) !== allowedWave) return false;
     return true;
   };
 
@@ -301,7 +311,7 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
     const updated = states.filter((s) => s.newPod && !s.oldPod).length;
     const availableUpdated = states.filter((s) => s.newPod && !s.oldPod && available(s.newPod)).length;
     const complete =
-      budgeted.size === 0 && states.every((s) => s.oldPod || (s.newPod && available(s.newPod)));
+      budgeted.size === 0 && states.every((s) => s.dead || s.oldPod || (s.newPod && available(s.newPod)));
     const heldNote = held > 0 ? `; ${held} node${held === 1 ? ' keeps' : 's keep'} the old revision` : '';
     const counts = `${updated} of ${desired} nodes updated, ${availableUpdated} available${heldNote}`;
     // The stored condition speaks for this revision only (a new template starts afresh).

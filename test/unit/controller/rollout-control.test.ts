@@ -346,6 +346,24 @@ describe('upstream gaps fixed for every DaemonSet', () => {
     expect(deletedNodes(planDaemonSet(snapshot(ds, nodeList, pods)))).toEqual(['node-0', 'node-1']);
   });
 
+  it('a real NotReady node (tainted not-ready:NoSchedule, so it should not get a new pod) is dead too', () => {
+    const { ds, nodeList, pods } = world(names4, {}, { strategy: rollingUpdate(1) });
+    const n = deadNode('node-1');
+    n.spec!.taints = [{ key: 'node.kubernetes.io/not-ready', effect: 'NoSchedule' }];
+    nodeList[1] = n;
+    // Its old pod is stuck terminating (the kubelet is gone): it must not hold the budget.
+    pods[1] = pod(ds, 'node-1', { hash: 'old', readySince: NOW - 3_600_000, deleting: true });
+    pods[0] = pod(ds, 'node-0', { readySince: NOW - 600_000 });
+    expect(deletedNodes(planDaemonSet(snapshot(ds, nodeList, pods)))).toEqual(['node-2']);
+
+    // Before the others are done, its live old pod is not replaced; after, it is.
+    pods[1] = pod(ds, 'node-1', { hash: 'old', readySince: NOW - 3_600_000 });
+    expect(deletedNodes(planDaemonSet(snapshot(ds, nodeList, pods)))).toEqual(['node-2']);
+    pods[2] = pod(ds, 'node-2', { readySince: NOW - 600_000 });
+    pods[3] = pod(ds, 'node-3', { readySince: NOW - 600_000 });
+    expect(deletedNodes(planDaemonSet(snapshot(ds, nodeList, pods)))).toEqual(['node-1']);
+  });
+
   it('with a hostPort, maxSurge replaces delete-first, one at a time, with a SurgeNotPossible Warning', () => {
     const { ds, nodeList, pods } = world(names4, {}, { strategy: surge(2) });
     ds.spec!.template.spec!.containers[0]!.ports = [{ containerPort: 9100, hostPort: 9100 }];
