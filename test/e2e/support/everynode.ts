@@ -145,6 +145,8 @@ export interface ControllerOptions {
   leaseName?: string;
   /** A label for the log file and error messages. */
   label?: string;
+  /** More flags, after the fixture's own (e.g. `--mode=crd`). */
+  extraArgs?: readonly string[];
 }
 
 export interface EverynodeOptions {
@@ -262,6 +264,7 @@ export class Everynode {
         '--kube-api-burst=200',
         '--log-level=debug',
         ...(this.networkUnavailable ? [`--network-unavailable=${this.networkUnavailable}`] : []),
+        ...(options.extraArgs ?? []),
       ],
       join(this.dir, `${label}.log`),
       metricsPort,
