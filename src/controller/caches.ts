@@ -10,7 +10,12 @@
 import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
-import { controllerRefOf, MANAGED_LABEL, MANAGED_LABEL_VALUE } from '../contract/daemon-pod.ts';
+import {
+  controllerRefOf,
+  MANAGED_LABEL,
+  MANAGED_LABEL_VALUE,
+  type DaemonOwnerKind,
+} from '../contract/daemon-pod.ts';
 import { Informer, type KubeObject } from '../machinery/informer.ts';
 import { resources, type KubeClient, type Resource } from '../machinery/kube.ts';
 
@@ -43,6 +48,8 @@ export function createCaches(options: {
   logger: Logger;
   registry?: Registry;
   informer?: InformerTuning;
+  /** The DaemonSet kind to watch (apps/v1, or everynode.dev in CRD mode). */
+  ownerKind?: DaemonOwnerKind;
 }): DaemonSetCaches {
   const common = {
     client: options.client,
@@ -53,7 +60,7 @@ export function createCaches(options: {
   const informer = <T extends KubeObject>(resource: Resource, labelSelector?: string) =>
     new Informer<T>({ ...common, resource, ...(labelSelector ? { labelSelector } : {}) });
   const caches: DaemonSetCaches = {
-    daemonSets: informer<V1DaemonSet>(resources.daemonSets),
+    daemonSets: informer<V1DaemonSet>(options.ownerKind ?? resources.daemonSets),
     nodes: informer<V1Node>(resources.nodes),
     pods: informer<V1Pod>(resources.pods, `${MANAGED_LABEL}=${MANAGED_LABEL_VALUE}`),
     revisions: informer<V1ControllerRevision>(resources.controllerRevisions),

@@ -43,6 +43,9 @@ export interface ExecutorDeps {
   signal?: AbortSignal;
 }
 
+/** The REST resource of the DaemonSet's own kind (apps/v1, or everynode.dev in CRD mode). */
+const ownerResource = (snapshot: Snapshot): Resource => snapshot.ownerKind ?? APPS_V1_DAEMONSET;
+
 export interface ExecuteResult {
   /** Sync the DaemonSet again after this many ms. */
   requeueAfterMs: number | undefined;
@@ -79,7 +82,7 @@ export async function executePlan(
   }
 
   // Claim errors end the sync before anything else, as upstream's do: the rest of the plan counts them done.
-  await applyClaims(deps, ds, plan.claims, log);
+  await applyClaims(deps, ownerResource(snapshot), ds, plan.claims, log);
 
   // History errors end the sync, as constructHistory's do upstream: pods are only touched with a known revision.
   await applyHistory(deps, snapshot, ds, plan.history, log);
@@ -113,7 +116,7 @@ export async function executePlan(
 
   if (plan.status) {
     try {
-      await writeStatus(deps, ds, plan.status);
+      await writeStatus(deps, ownerResource(snapshot), ds, plan.status);
     } catch (err) {
       errors.push(err);
     }
@@ -189,7 +192,7 @@ async function applyHistory(
 async function bumpCollisionCount(deps: ExecutorDeps, snapshot: Snapshot, log: Logger): Promise<never> {
   const ns = snapshot.ds.metadata?.namespace ?? '';
   const name = snapshot.ds.metadata?.name ?? '';
-  const path = resourcePath(resources.daemonSets, { namespace: ns, name });
+  const path = resourcePath(ownerResource(snapshot), { namespace: ns, name });
   const live = await deps.client.request<V1DaemonSet>('GET', path, { signal: deps.signal });
   const cached = snapshot.ds.status?.collisionCount ?? 0;
   const current = live.status?.collisionCount ?? 0;
@@ -325,8 +328,13 @@ async function deletePods(
  * DaemonSet; on failure one retry on a freshly read copy. Only the counters and
  * observedGeneration are ours; conditions and collisionCount stay as stored.
  */
-async function writeStatus(deps: ExecutorDeps, ds: V1DaemonSet, status: V1DaemonSetStatus): Promise<void> {
-  const path = resourcePath(resources.daemonSets, {
+async function writeStatus(
+  deps: ExecutorDeps,
+  resource: Resource,
+  ds: V1DaemonSet,
+  status: V1DaemonSetStatus,
+): Promise<void> {
+  const path = resourcePath(resource, {
     namespace: ds.metadata?.namespace,
     name: ds.metadata?.name,
   });
@@ -359,6 +367,7 @@ const CLAIM_RESOURCES: Record<ClaimPatch['resource'], Resource> = {
  */
 async function applyClaims(
   deps: ExecutorDeps,
+  resource: Resource,
   ds: V1DaemonSet,
   claims: ClaimsPlan,
   log: Logger,
@@ -382,7 +391,7 @@ async function applyClaims(
   }
   if (claims.adopt.length > 0) {
     try {
-      await recheckOwner(deps, ds);
+      await recheckOwner(deps, resource, ds);
     } catch (err) {
       errors.push(err);
       throw new SyncError(errors);
@@ -400,12 +409,12 @@ async function applyClaims(
 }
 
 /** upstream RecheckDeletionTimestamp: the DaemonSet as stored now is the one we plan for, not being deleted. */
-async function recheckOwner(deps: ExecutorDeps, ds: V1DaemonSet): Promise<void> {
+async function recheckOwner(deps: ExecutorDeps, resource: Resource, ds: V1DaemonSet): Promise<void> {
   const ns = ds.metadata?.namespace ?? '';
   const name = ds.metadata?.name ?? '';
   const fresh = await deps.client.request<V1DaemonSet>(
     'GET',
-    resourcePath(resources.daemonSets, { namespace: ns, name }),
+    resourcePath(resource, { namespace: ns, name }),
     { signal: deps.signal },
   );
   if (fresh.metadata?.uid !== ds.metadata?.uid) {

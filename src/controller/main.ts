@@ -11,7 +11,12 @@ import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { KubeConfig } from '@kubernetes/client-node';
 import type { Registry } from 'prom-client';
-import type { NetworkUnavailableMode } from '../contract/daemon-pod.ts';
+import {
+  APPS_V1_DAEMONSET,
+  EVERYNODE_DAEMONSET,
+  type DaemonOwnerKind,
+  type NetworkUnavailableMode,
+} from '../contract/daemon-pod.ts';
 import type { RolloutSettings } from '../contract/rollout.ts';
 import { EventRecorder } from '../machinery/events.ts';
 import { FlagError, parseFlagsOrExit, usage, type FlagSpecs } from '../lib/flags.ts';
@@ -52,6 +57,8 @@ export interface StartControllerOptions {
   burst?: number;
   /** `--network-unavailable`: the same value the webhook is given (default hostNetwork, as upstream). */
   networkUnavailable?: NetworkUnavailableMode;
+  /** `--mode`: native manages apps/v1 DaemonSets; crd manages everynode.dev DaemonSets only. */
+  mode?: ControllerMode;
   kubeApiQps?: number;
   kubeApiBurst?: number;
   leaderElect?: boolean;
@@ -91,7 +98,13 @@ export interface DaemonSetController {
   stop(): Promise<void>;
 }
 
+export type ControllerMode = 'native' | 'crd';
+export const ownerKindOfMode = (mode: ControllerMode): DaemonOwnerKind =>
+  mode === 'crd' ? EVERYNODE_DAEMONSET : APPS_V1_DAEMONSET;
+
 export function newDaemonSetController(options: {
+  /** The DaemonSet kind this controller manages (default apps/v1). */
+  ownerKind?: DaemonOwnerKind;
   client: KubeClient;
   events: EventRecorder;
   logger: Logger;
@@ -102,8 +115,10 @@ export function newDaemonSetController(options: {
   informer?: StartControllerOptions['informer'];
 }): DaemonSetController {
   const logger = options.logger.child({ controller: CONTROLLER_NAME });
+  const ownerKind = options.ownerKind ?? APPS_V1_DAEMONSET;
   const caches = createCaches({
     client: options.client,
+    ownerKind,
     logger,
     ...(options.registry ? { registry: options.registry } : {}),
     ...(options.informer ? { informer: options.informer } : {}),
@@ -121,6 +136,7 @@ export function newDaemonSetController(options: {
     queue,
     expectations,
     networkUnavailable: options.networkUnavailable,
+    ownerKind,
     forget: (ds) => rolloutSettings.delete(ds.metadata?.uid ?? ''),
   });
   const syncDeps = {
@@ -133,6 +149,7 @@ export function newDaemonSetController(options: {
     logger,
     burst: options.burst,
     networkUnavailable: options.networkUnavailable,
+    ownerKind,
   };
   const loop = new ReconcileLoop<string>({
     name: CONTROLLER_NAME,
@@ -208,6 +225,7 @@ export async function startController(options: StartControllerOptions): Promise<
     workers: options.workers ?? 2,
     burst: options.burst ?? DEFAULT_BURST,
     networkUnavailable: options.networkUnavailable ?? 'hostNetwork',
+    ownerKind: ownerKindOfMode(options.mode ?? 'native'),
     ...(options.informer ? { informer: options.informer } : {}),
   });
   // Caches run on a standby too, so a takeover starts with warm caches.
@@ -324,6 +342,13 @@ const FLAGS = {
     min: 1,
     description: 'Pod creations and deletions per DaemonSet sync.',
   },
+  mode: {
+    type: 'string',
+    default: 'native',
+    choices: ['native', 'crd'],
+    description:
+      "native: manage apps/v1 DaemonSets (turn kube-controller-manager's own DaemonSet controller off); crd: manage everynode.dev/v1alpha1 DaemonSets only, beside kube-controller-manager's.",
+  },
   'network-unavailable': {
     type: 'string',
     default: 'hostNetwork',
@@ -394,6 +419,7 @@ export async function main(argv: readonly string[]): Promise<void> {
       workers: flags.workers,
       burst: flags.burst,
       networkUnavailable: flags['network-unavailable'],
+      mode: flags.mode,
       kubeApiQps: flags['kube-api-qps'],
       kubeApiBurst: flags['kube-api-burst'],
       leaderElect: flags['leader-elect'],

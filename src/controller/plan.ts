@@ -97,7 +97,9 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
   }
 
   const updateType = ds.spec?.updateStrategy?.type ?? 'RollingUpdate';
-  const rollout = resolveRolloutSettings(ds, snapshot.lastValidRollout);
+  // everynode's own kind carries the settings as typed fields and always reports its conditions.
+  const ownKind = ownerKind !== APPS_V1_DAEMONSET;
+  const rollout = resolveRolloutSettings(ds, snapshot.lastValidRollout, ownKind);
   const currentRevision = claimed.revisions.find((r) => r.metadata?.name === history.current.name);
   const control =
     updateType === 'RollingUpdate'
@@ -105,6 +107,7 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
           ctx,
           settings: rollout.settings,
           heldBecause: rollout.heldBecause,
+          reportConditions: ownKind,
           revision: {
             name: history.current.name,
             createdAtMs: timeMillis(currentRevision?.metadata?.creationTimestamp) ?? snapshot.now,

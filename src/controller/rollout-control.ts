@@ -62,6 +62,8 @@ export interface RolloutInput {
   settings: RolloutSettings;
   /** Why the rollout is held although `settings.paused` is false (an invalid setting with no last valid one). */
   heldBecause: string | undefined;
+  /** Report the conditions even without rollout annotations (everynode's own kind always does). */
+  reportConditions?: boolean;
   /** The revision pods are updated to, and when it was created (the update began). */
   revision: { name: string; createdAtMs: number };
 }
@@ -307,7 +309,7 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
 
   // ---- Progressing -------------------------------------------------------------------------------
   let conditions: V1DaemonSetCondition[] | undefined;
-  if (usesRolloutControl(ds)) {
+  if (input.reportConditions || usesRolloutControl(ds)) {
     const updated = states.filter((s) => s.newPod && !s.oldPod).length;
     const availableUpdated = states.filter((s) => s.newPod && !s.oldPod && available(s.newPod)).length;
     const complete =

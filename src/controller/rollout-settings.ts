@@ -4,7 +4,13 @@
 // controller restart), a held rollout. Never a silent default: each invalid
 // annotation gets a Warning naming it and the accepted forms.
 import type { V1DaemonSet } from '@kubernetes/client-node';
-import { DEFAULT_ROLLOUT_SETTINGS, parseRolloutSettings, type RolloutSettings } from '../contract/rollout.ts';
+import {
+  DEFAULT_ROLLOUT_SETTINGS,
+  parseRolloutSettings,
+  rolloutSettingsFromSpec,
+  type RolloutSettings,
+  type RolloutSpec,
+} from '../contract/rollout.ts';
 import type { PlannedEvent } from './types.ts';
 
 export interface ResolvedRollout {
@@ -16,11 +22,18 @@ export interface ResolvedRollout {
   events: PlannedEvent[];
 }
 
+/**
+ * `typed`: the DaemonSet is everynode.dev's own kind, whose settings are the typed
+ * spec.rollout block (validated by the CRD's schema) instead of the annotations.
+ */
 export function resolveRolloutSettings(
   ds: V1DaemonSet,
   lastValid: RolloutSettings | undefined,
+  typed = false,
 ): ResolvedRollout {
-  const { settings, problems } = parseRolloutSettings(ds.metadata?.annotations);
+  const { settings, problems } = typed
+    ? rolloutSettingsFromSpec((ds.spec as { rollout?: RolloutSpec } | undefined)?.rollout)
+    : parseRolloutSettings(ds.metadata?.annotations);
   if (problems.length === 0) {
     return {
       settings: { ...DEFAULT_ROLLOUT_SETTINGS, ...settings },
@@ -35,14 +48,14 @@ export function resolveRolloutSettings(
   const events: PlannedEvent[] = problems.map((p) => ({
     type: 'Warning',
     reason: 'InvalidRolloutSetting',
-    message: `annotation ${p.annotation}: "${p.value}" ${p.message}; ${then}`,
+    message: `${typed ? '' : 'annotation '}${p.annotation}: "${p.value}" ${p.message}; ${then}`,
   }));
   if (lastValid) return { settings: lastValid, valid: false, heldBecause: undefined, events };
   const names = problems.map((p) => p.annotation).join(', ');
   return {
     settings: DEFAULT_ROLLOUT_SETTINGS,
     valid: false,
-    heldBecause: `held: invalid annotation ${names} and no earlier valid settings`,
+    heldBecause: `held: invalid ${typed ? '' : 'annotation '}${names} and no earlier valid settings`,
     events,
   };
 }
