@@ -3,6 +3,8 @@
 // flags anywhere (`-n ns`, `--namespace=ns`, `--watch=false`), `TYPE/NAME` or
 // `TYPE NAME`, `--help`/`-h` at every level, usage errors exit 1 with a pointer
 // to the help. Parsing is node:util parseArgs (tokens), wording is ours. Pure.
+// history / undo of an apps/v1 DaemonSet run kubectl's own; of an everynode.dev
+// DaemonSet the plugin's (kubectl has no history viewer for custom resources).
 import { parseArgs } from 'node:util';
 import { parseDuration } from '../tls/duration.ts';
 import { isResourceError, parseResource, type ResourceRef } from './resource.ts';
@@ -29,8 +31,26 @@ export type Command =
     }
   | { kind: 'pause' | 'resume'; ref: ResourceRef; global: GlobalOptions }
   | { kind: 'promote'; ref: ResourceRef; global: GlobalOptions; partition: string | undefined }
-  /** history / undo: run kubectl's own with these arguments (after `kubectl`). */
-  | { kind: 'kubectl'; ref: ResourceRef; global: GlobalOptions; args: string[] };
+  /** history / undo of an apps/v1 DaemonSet: run kubectl's own with these arguments (after `kubectl`). */
+  | { kind: 'kubectl'; ref: ResourceRef; global: GlobalOptions; args: string[] }
+  /** history of an everynode.dev DaemonSet; revision 0 is the table. */
+  | { kind: 'history'; ref: ResourceRef; global: GlobalOptions; revision: number }
+  /** undo of an everynode.dev DaemonSet; toRevision 0 is the previous revision. */
+  | {
+      kind: 'undo';
+      ref: ResourceRef;
+      global: GlobalOptions;
+      toRevision: number;
+      dryRun: 'none' | 'client' | 'server';
+    }
+  | {
+      kind: 'migrate';
+      ref: ResourceRef;
+      global: GlobalOptions;
+      dryRun: boolean;
+      force: boolean;
+      timeoutMs: number;
+    };
 
 /** A bad command line: `message`, then where to read the help. */
 export class UsageError extends Error {
@@ -54,10 +74,15 @@ node selectors, pauses and waves (the rollout.everynode.dev/ annotations).
 
 Usage:
   kubectl everynode rollout SUBCOMMAND (TYPE/NAME | TYPE NAME) [flags]
+  kubectl everynode migrate (TYPE/NAME | TYPE NAME) [--to KIND] [flags]
   kubectl everynode version
+
+TYPE/NAME is ds/NAME (an apps/v1 DaemonSet) or evds/NAME (everynode's own
+daemonsets.everynode.dev kind, CRD mode).
 
 Commands:
   rollout     Manage the rollout of a DaemonSet (status, pause, resume, promote, history, undo)
+  migrate     Move a DaemonSet between apps/v1 and everynode.dev without restarting its pods
   version     Print the plugin's version
 
 ${GLOBAL_FLAGS}
@@ -65,7 +90,9 @@ Use "kubectl everynode rollout --help" for the rollout subcommands.
 `;
 
 const ROLLOUT_HELP = `Manage the rollout of a DaemonSet. TYPE/NAME is ds/NAME (also daemonset/NAME,
-daemonsets/NAME, daemonsets.apps/NAME).
+daemonsets/NAME, daemonsets.apps/NAME) or, for everynode's own kind (CRD mode),
+evds/NAME (also daemonset.everynode.dev/NAME, daemonsets.everynode.dev/NAME); for
+evds the rollout settings are spec.rollout instead of the annotations.
 
 Usage:
   kubectl everynode rollout SUBCOMMAND (TYPE/NAME | TYPE NAME) [flags]
@@ -146,7 +173,8 @@ Flags:
 
 ${GLOBAL_FLAGS}`,
   history: `View the rollout history of a DaemonSet: runs kubectl rollout history (the kubectl
-found on PATH) with the same resource and flags.
+found on PATH) with the same resource and flags. For evds/NAME it prints the same
+table (REVISION, CHANGE-CAUSE) from the ControllerRevisions the object controls.
 
 Usage:
   kubectl everynode rollout history (TYPE/NAME | TYPE NAME) [--revision=N] [-o FORMAT] [flags]
@@ -157,11 +185,12 @@ Examples:
 
 Flags:
       --revision int    Show the details of this revision, including its pod template
-  -o, --output string   Output format (json, yaml, name, ...), as kubectl's
+  -o, --output string   Output format (json, yaml, name, ...), as kubectl's (ds only)
 
 ${GLOBAL_FLAGS}`,
   undo: `Roll a DaemonSet back to a previous revision: runs kubectl rollout undo (the kubectl
-found on PATH) with the same resource and flags.
+found on PATH) with the same resource and flags. For evds/NAME it replaces
+spec.template with the revision's template, as kubectl does for apps/v1.
 
 Usage:
   kubectl everynode rollout undo (TYPE/NAME | TYPE NAME) [--to-revision=N] [flags]
@@ -173,17 +202,47 @@ Examples:
 Flags:
       --to-revision int   The revision to roll back to (default 0: the previous one)
       --dry-run string    none, client or server, as kubectl's
-  -o, --output string     Output format, as kubectl's
+  -o, --output string     Output format, as kubectl's (ds only)
 
 ${GLOBAL_FLAGS}`,
 };
 
+const MIGRATE_HELP = `Move a DaemonSet between kinds without restarting its pods: ds/NAME (apps/v1)
+becomes evds/NAME (daemonsets.everynode.dev, for everynode's CRD mode), and
+evds/NAME --to apps/v1 goes back. The pods and ControllerRevisions are orphaned
+(the source is deleted with propagationPolicy Orphan) and adopted by the new
+object; with the template unchanged no pod is deleted or recreated.
+
+It refuses, with the reason, while a rollout is in progress, when the target
+kind is not installed, when the target exists with a different spec, or (to
+apps/v1) when spec.rollout settings would be dropped (unless --force). An
+interrupted migrate continues when run again.
+
+Usage:
+  kubectl everynode migrate (TYPE/NAME | TYPE NAME) [--to KIND] [flags]
+
+Examples:
+  kubectl everynode migrate ds/node-agent --dry-run
+  kubectl everynode migrate ds/node-agent -n monitoring
+  kubectl everynode migrate evds/node-agent --to apps/v1
+
+Flags:
+      --to string          The kind to migrate to: everynode.dev/v1alpha1 (for ds/NAME, the default)
+                           or apps/v1 (for evds/NAME, the default)
+      --dry-run            Check everything and say what would be done; change nothing
+      --force              To apps/v1: drop the spec.rollout settings apps/v1 cannot hold
+      --timeout duration   Bound of each wait (orphaning, relabelling, adoption) (default 5m); 0 waits forever
+
+${GLOBAL_FLAGS}`;
+
 export const helpText = (path: readonly string[]): string =>
   path.length === 0
     ? TOP_HELP
-    : path.length === 1
-      ? ROLLOUT_HELP
-      : (SUBCOMMAND_HELP[path[1]!] ?? ROLLOUT_HELP);
+    : path[0] === 'migrate'
+      ? MIGRATE_HELP
+      : path.length === 1
+        ? ROLLOUT_HELP
+        : (SUBCOMMAND_HELP[path[1]!] ?? ROLLOUT_HELP);
 
 type FlagName =
   | 'namespace'
@@ -196,7 +255,9 @@ type FlagName =
   | 'partition'
   | 'revision'
   | 'to-revision'
-  | 'dry-run';
+  | 'dry-run'
+  | 'to'
+  | 'force';
 
 const OPTIONS = {
   namespace: { type: 'string', short: 'n' },
@@ -210,9 +271,12 @@ const OPTIONS = {
   revision: { type: 'string' },
   'to-revision': { type: 'string' },
   'dry-run': { type: 'string' },
+  to: { type: 'string' },
+  force: { type: 'boolean' },
 } as const satisfies Record<FlagName, { type: 'string' | 'boolean'; short?: string }>;
 
-const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['help', 'watch']);
+const BOOLEAN_FLAGS: ReadonlySet<string> = new Set(['help', 'watch', 'force']);
+const DRY_RUN_VALUES = new Set(['none', 'client', 'server']);
 const BOOLEAN_WORDS: Record<string, boolean> = { true: true, false: false, '1': true, '0': false };
 
 const VERB_FLAGS: Record<string, readonly FlagName[]> = {
@@ -230,7 +294,12 @@ export function parseCommandLine(argv: readonly string[]): Command {
   // parseArgs treats booleans as valueless; kubectl (pflag) also takes `--watch=false`.
   const inline = new Map<string, boolean>();
   const args: string[] = [];
-  for (const arg of argv) {
+  for (const [i, arg] of argv.entries()) {
+    // A bare --dry-run (migrate's switch; kubectl's undo takes none|client|server) means client.
+    if (arg === '--dry-run' && !DRY_RUN_VALUES.has(argv[i + 1] ?? '')) {
+      args.push('--dry-run=client');
+      continue;
+    }
     const m = /^--([^=]+)=(.*)$/s.exec(arg);
     if (m && BOOLEAN_FLAGS.has(m[1]!)) {
       const v = BOOLEAN_WORDS[m[2]!.toLowerCase()];
@@ -273,6 +342,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
   if (command === undefined) return { kind: 'help', text: TOP_HELP };
   if (command === 'version')
     return given.get('help') ? { kind: 'help', text: TOP_HELP } : { kind: 'version' };
+  if (command === 'migrate') return parseMigrate(positionals.slice(1), given, rawNames, unknown, missing);
   if (command !== 'rollout') {
     throw new UsageError(`unknown command "${command}" for "${PROGRAM}"`, PROGRAM);
   }
@@ -338,6 +408,7 @@ export function parseCommandLine(argv: readonly string[]): Command {
       return { kind: 'promote', ref, global, partition };
     }
     default: {
+      if (ref.group === 'everynode.dev') return everynodeHistoryOrUndo(verb, ref, global, str, fail);
       // history / undo: kubectl's own, with the same resource and flags.
       const args = ['rollout', verb, `${ref.resource}/${ref.name}`];
       if (global.namespace !== undefined) args.push(`--namespace=${global.namespace}`);
@@ -354,4 +425,101 @@ export function parseCommandLine(argv: readonly string[]): Command {
       return { kind: 'kubectl', ref, global, args };
     }
   }
+}
+
+type Str = (name: FlagName) => string | undefined;
+
+/** history / undo of an everynode.dev DaemonSet: the plugin's own (kubectl has no viewer for a CR). */
+function everynodeHistoryOrUndo(
+  verb: string,
+  ref: ResourceRef,
+  global: GlobalOptions,
+  str: Str,
+  fail: (message: string) => never,
+): Command {
+  if (str('output') !== undefined) {
+    fail(
+      `--output is not supported for ${ref.resource} (kubectl get controllerrevisions -o … shows the revisions)`,
+    );
+  }
+  const number = (name: 'revision' | 'to-revision'): number => {
+    const v = str(name);
+    if (v === undefined) return 0;
+    if (!/^\d+$/.test(v)) fail(`invalid argument "${v}" for "--${name}" flag: want a revision number`);
+    return Number(v);
+  };
+  if (verb === 'history') return { kind: 'history', ref, global, revision: number('revision') };
+  const dryRun = str('dry-run') ?? 'none';
+  if (dryRun !== 'none' && dryRun !== 'client' && dryRun !== 'server') {
+    fail(`invalid argument "${dryRun}" for "--dry-run" flag: must be "none", "server", or "client"`);
+  }
+  return { kind: 'undo', ref, global, toRevision: number('to-revision'), dryRun: dryRun as 'none' };
+}
+
+const MIGRATE_FLAGS: readonly FlagName[] = ['to', 'dry-run', 'force', 'timeout'];
+const KIND_SPELLINGS: Record<string, 'apps' | 'everynode.dev'> = {
+  'apps/v1': 'apps',
+  apps: 'apps',
+  'daemonsets.apps': 'apps',
+  'everynode.dev/v1alpha1': 'everynode.dev',
+  'everynode.dev': 'everynode.dev',
+  'daemonsets.everynode.dev': 'everynode.dev',
+};
+
+function parseMigrate(
+  rest: readonly string[],
+  given: ReadonlyMap<string, string | boolean>,
+  rawNames: ReadonlyMap<string, string>,
+  unknown: string | undefined,
+  missing: string | undefined,
+): Command {
+  const helpCommand = `${PROGRAM} migrate`;
+  const fail = (message: string): never => {
+    throw new UsageError(message, helpCommand);
+  };
+  if (given.get('help') === true) return { kind: 'help', text: MIGRATE_HELP };
+  if (unknown) fail(`unknown flag: ${unknown}`);
+  if (missing) fail(`flag needs an argument: ${missing}`);
+  for (const name of given.keys()) {
+    if (!GLOBAL.includes(name as FlagName) && !MIGRATE_FLAGS.includes(name as FlagName)) {
+      fail(`unknown flag: ${rawNames.get(name) ?? `--${name}`} (not a flag of "migrate")`);
+    }
+  }
+  const ref = parseResource(rest);
+  if (isResourceError(ref)) return fail(ref.error);
+  const str = (name: FlagName) => {
+    const v = given.get(name);
+    return typeof v === 'string' ? v : undefined;
+  };
+  const global: GlobalOptions = {
+    namespace: str('namespace'),
+    kubeconfig: str('kubeconfig'),
+    context: str('context'),
+  };
+  if (global.namespace === '') fail('a namespace may not be empty: -n NAMESPACE');
+  const to = str('to');
+  if (to !== undefined) {
+    const group = KIND_SPELLINGS[to.toLowerCase()];
+    if (!group) fail(`invalid argument "${to}" for "--to" flag: want apps/v1 or everynode.dev/v1alpha1`);
+    if (group === ref.group) {
+      fail(
+        `${ref.resource}/${ref.name} is already ${to}: migrate ds/NAME to everynode.dev/v1alpha1, or evds/NAME --to apps/v1`,
+      );
+    }
+  }
+  const dry = str('dry-run') ?? 'none';
+  const DRY: Record<string, boolean> = { none: false, false: false, client: true, server: true, true: true };
+  const dryRun = DRY[dry];
+  if (dryRun === undefined) fail(`invalid argument "${dry}" for "--dry-run" flag: want true or false`);
+  let timeoutMs = 5 * 60_000;
+  const timeout = str('timeout');
+  if (timeout !== undefined) {
+    try {
+      timeoutMs = parseDuration(timeout);
+    } catch {
+      fail(`invalid argument "${timeout}" for "--timeout" flag: want a duration such as 30s, 5m or 1h`);
+    }
+    if (timeoutMs < 0) fail(`invalid argument "${timeout}" for "--timeout" flag: may not be negative`);
+  }
+  return { kind: 'migrate', ref, global, dryRun: dryRun!, force: given.get('force') === true, timeoutMs };
 }

@@ -4,8 +4,9 @@
 // the kubeconfig like kubectl, and runs the command: `rollout status` watches
 // the DaemonSet and prints what rollout-status.ts decides; pause / resume /
 // promote send the patches rollout-edit.ts plans; history / undo run kubectl's
-// own. Errors are printed kubectl's way (`Error from server (NotFound): …`,
-// `error: …`) with exit code 1.
+// own for apps/v1 and history.ts's for an everynode.dev DaemonSet; migrate is
+// migrate-run.ts. Errors are printed kubectl's way (`Error from server
+// (NotFound): …`, `error: …`) with exit code 1.
 import '../lib/node-version.ts';
 import { spawn } from 'node:child_process';
 import {
@@ -20,7 +21,9 @@ import { labelsToSelectorString } from '../machinery/label-selector.ts';
 import { ApiError, isGone, KubeClient, resourcePath, resources, type WatchEvent } from '../machinery/kube.ts';
 import { wireTime } from '../machinery/time.ts';
 import { parseCommandLine, PROGRAM, UsageError, type Command, type GlobalOptions } from './cli.ts';
-import type { ResourceRef } from './resource.ts';
+import { historyText, planUndo } from './history.ts';
+import { migrate, MigrateError } from './migrate-run.ts';
+import { ownerKindOf, type ResourceRef } from './resource.ts';
 import { planPause, planPromote, planResume, type EditPlan } from './rollout-edit.ts';
 import { currentRevision, rolloutStatus, wideTable, type CurrentRevision } from './rollout-status.ts';
 
@@ -77,8 +80,14 @@ function connect(global: GlobalOptions, ref: ResourceRef): Target {
   return { client, namespace, ref };
 }
 
+/** The REST resource of the reference's kind: apps/v1 or everynode.dev/v1alpha1 daemonsets. */
+const dsResource = (ref: ResourceRef) => {
+  const kind = ownerKindOf(ref);
+  return { group: kind.group, version: kind.version, plural: kind.plural };
+};
+
 const dsPath = (t: Target, subresource?: string) =>
-  resourcePath(resources.daemonSets, { namespace: t.namespace, name: t.ref.name, subresource });
+  resourcePath(dsResource(t.ref), { namespace: t.namespace, name: t.ref.name, subresource });
 
 const readDaemonSet = (t: Target) => t.client.get<V1DaemonSet>(dsPath(t));
 
@@ -155,7 +164,7 @@ async function rolloutStatusCommand(
       if (code !== undefined) return code;
       // Like kubectl's UntilWithSync: watch this one object; when the watch ends, read it again.
       const events = t.client.watch<V1DaemonSet>(
-        resourcePath(resources.daemonSets, { namespace: t.namespace }),
+        resourcePath(dsResource(t.ref), { namespace: t.namespace }),
         {
           fieldSelector: `metadata.name=${t.ref.name}`,
           resourceVersion: ds.metadata?.resourceVersion,
@@ -206,7 +215,69 @@ async function rolloutStatusCommand(
 async function apply(t: Target, plan: EditPlan): Promise<number> {
   for (const w of plan.warnings) process.stderr.write(`Warning: ${w}\n`);
   if (plan.patch) await t.client.patch(dsPath(t), 'merge', plan.patch);
-  if (plan.statusPatch) await t.client.patch(dsPath(t, 'status'), 'strategic', plan.statusPatch);
+  if (plan.statusPatch) {
+    await t.client.patch(dsPath(t, 'status'), plan.statusPatchType ?? 'strategic', plan.statusPatch);
+  }
+  out(plan.line);
+  return 0;
+}
+
+/**
+ * resume: for an everynode.dev DaemonSet the status patch replaces the whole conditions list, guarded
+ * by the resourceVersion read; when the controller wrote the status in between (409 Conflict), read
+ * again and plan again.
+ */
+async function resume(t: Target): Promise<number> {
+  for (let attempt = 0; ; attempt++) {
+    const ds = await readDaemonSet(t);
+    const needsRevision = ds.status?.conditions?.some((c) => c.type === 'RolloutAutoPaused');
+    const revision = needsRevision ? await revisionOf(t, ds) : undefined;
+    const plan = planResume(ds, wireTime(Date.now()), revision?.name);
+    try {
+      return await apply(t, plan);
+    } catch (err) {
+      if (!(err instanceof ApiError && err.code === 409) || attempt >= 4) throw err;
+    }
+  }
+}
+
+// ---- history / undo of an everynode.dev DaemonSet -------------------------------------------------
+
+async function revisionsOf(t: Target, ds: V1DaemonSet): Promise<V1ControllerRevision[]> {
+  return ownedBy<V1ControllerRevision>(
+    t,
+    ds,
+    resourcePath(resources.controllerRevisions, { namespace: t.namespace }),
+  );
+}
+
+async function history(t: Target, revision: number): Promise<number> {
+  const ds = await readDaemonSet(t);
+  const result = historyText(ds, await revisionsOf(t, ds), revision);
+  if ('error' in result) throw new CommandError(result.error);
+  process.stdout.write(result.text);
+  return 0;
+}
+
+async function undo(t: Target, toRevision: number, dryRun: 'none' | 'client' | 'server'): Promise<number> {
+  const ds = await readDaemonSet(t);
+  const plan = planUndo(ds, await revisionsOf(t, ds), toRevision, dryRun);
+  if ('error' in plan) throw new CommandError(plan.error);
+  for (const w of plan.warnings) process.stderr.write(`${w}\n`);
+  if (plan.patch) {
+    try {
+      await t.client.request('PATCH', dsPath(t), {
+        body: plan.patch,
+        contentType: 'application/json-patch+json',
+        query: dryRun === 'server' ? { dryRun: 'All' } : undefined,
+      });
+    } catch (err) {
+      if (err instanceof ApiError) {
+        throw new CommandError(`failed restoring revision ${toRevision}: ${errorText(err)}`);
+      }
+      throw err;
+    }
+  }
   out(plan.line);
   return 0;
 }
@@ -251,14 +322,16 @@ async function run(command: Command): Promise<number> {
         return await rolloutStatusCommand(t, command);
       case 'pause':
         return await apply(t, planPause(await readDaemonSet(t)));
-      case 'resume': {
-        const ds = await readDaemonSet(t);
-        const needsRevision = ds.status?.conditions?.some((c) => c.type === 'RolloutAutoPaused');
-        const revision = needsRevision ? await revisionOf(t, ds) : undefined;
-        return await apply(t, planResume(ds, wireTime(Date.now()), revision?.name));
-      }
+      case 'resume':
+        return await resume(t);
       case 'promote':
         return await apply(t, planPromote(await readDaemonSet(t), command.partition));
+      case 'history':
+        return await history(t, command.revision);
+      case 'undo':
+        return await undo(t, command.toRevision, command.dryRun);
+      case 'migrate':
+        return await migrate({ client: t.client, namespace: t.namespace, out }, t.ref, command);
     }
   } finally {
     await t.client.close();
@@ -270,6 +343,7 @@ export function errorText(err: unknown): string {
   if (err instanceof ApiError) {
     return err.reason ? `Error from server (${err.reason}): ${err.message}` : `error: ${err.message}`;
   }
+  if (err instanceof MigrateError || err instanceof CommandError) return `error: ${err.message}`;
   if (err instanceof Error) {
     const cause = err.cause instanceof Error ? `: ${err.cause.message}` : '';
     return `error: ${err.message}${cause}`;

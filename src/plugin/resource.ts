@@ -1,15 +1,23 @@
 // The one place the `kubectl everynode` plugin turns a resource argument into a
-// kind and a name: `ds/NAME`, `daemonset/NAME`, `daemonsets.apps/NAME` (or the
-// same as two words, `ds NAME`, as kubectl accepts). everynode's own CRD kind
-// will be added here; its spelling is recognised already and answered as not
-// supported yet. Pure.
+// kind and a name: an apps/v1 DaemonSet (`ds/NAME`, `daemonset/NAME`,
+// `daemonsets.apps/NAME`) or everynode's own everynode.dev/v1alpha1 DaemonSet
+// (`evds/NAME`, `daemonset.everynode.dev/NAME`, `daemonsets.everynode.dev/NAME`),
+// also as two words (`ds NAME`), as kubectl accepts. Pure.
+import {
+  APPS_V1_DAEMONSET,
+  EVERYNODE_DAEMONSET,
+  EVERYNODE_DAEMONSET_SHORT_NAME,
+  type DaemonOwnerKind,
+} from '../contract/daemon-pod.ts';
+
+export type ResourceGroup = 'apps' | 'everynode.dev';
 
 export interface ResourceRef {
-  /** The kind the plugin acts on; a CRD kind will join it. */
   kind: 'DaemonSet';
-  group: 'apps';
+  /** apps (apps/v1) or everynode.dev (everynode.dev/v1alpha1, CRD mode). */
+  group: ResourceGroup;
   /** kubectl's resource.group spelling, for messages and for the kubectl it runs: `daemonsets.apps`. */
-  resource: 'daemonsets.apps';
+  resource: 'daemonsets.apps' | 'daemonsets.everynode.dev';
   name: string;
 }
 
@@ -24,10 +32,12 @@ const DAEMONSET_SPELLINGS = new Set([
   'daemonsets.v1.apps',
 ]);
 const EVERYNODE_SPELLINGS = new Set([
+  EVERYNODE_DAEMONSET_SHORT_NAME,
+  `${EVERYNODE_DAEMONSET_SHORT_NAME}.everynode.dev`,
   'daemonset.everynode.dev',
   'daemonsets.everynode.dev',
-  'everynodedaemonset',
-  'everynodedaemonsets',
+  'daemonset.v1alpha1.everynode.dev',
+  'daemonsets.v1alpha1.everynode.dev',
 ]);
 
 /** kubectl's name rule for the resource names it sends (a DNS subdomain is what the API accepts for DaemonSets). */
@@ -56,22 +66,43 @@ export function parseResource(args: readonly string[]): ResourceRef | { error: s
     name = args[1]!;
   }
   const lower = type.toLowerCase();
-  if (EVERYNODE_SPELLINGS.has(lower)) {
-    return { error: `${type} is not supported yet: only apps/v1 DaemonSets (ds/NAME)` };
-  }
-  if (!DAEMONSET_SPELLINGS.has(lower)) {
+  const group: ResourceGroup | undefined = DAEMONSET_SPELLINGS.has(lower)
+    ? 'apps'
+    : EVERYNODE_SPELLINGS.has(lower)
+      ? 'everynode.dev'
+      : undefined;
+  if (group === undefined) {
     return {
-      error: `the server doesn't have a resource type "${type}" that kubectl everynode handles: use ds/NAME (daemonset, daemonsets, daemonsets.apps)`,
+      error: `the server doesn't have a resource type "${type}" that kubectl everynode handles: use ds/NAME (daemonset, daemonsets, daemonsets.apps) or evds/NAME (daemonsets.everynode.dev)`,
     };
   }
   if (name === '') return { error: `resource name may not be empty in "${first}"` };
   if (!NAME.test(name) || name.length > 253) {
     return { error: `invalid resource name "${name}": must be a lowercase RFC 1123 subdomain` };
   }
-  return { kind: 'DaemonSet', group: 'apps', resource: 'daemonsets.apps', name };
+  return { kind: 'DaemonSet', group, resource: `daemonsets.${group}`, name };
 }
 
 export const isResourceError = (r: ResourceRef | { error: string }): r is { error: string } => 'error' in r;
 
-/** kubectl's `TYPE/NAME` for output lines: `daemonset.apps/NAME`. */
-export const displayName = (ref: ResourceRef): string => `daemonset.apps/${ref.name}`;
+/** The owner kind of the contract the reference names. */
+export const ownerKindOf = (ref: Pick<ResourceRef, 'group'>): DaemonOwnerKind =>
+  ref.group === 'apps' ? APPS_V1_DAEMONSET : EVERYNODE_DAEMONSET;
+
+/** kubectl's `TYPE/NAME` for output lines: `daemonset.apps/NAME`, `daemonset.everynode.dev/NAME`. */
+export const displayName = (ref: Pick<ResourceRef, 'group' | 'name'>): string =>
+  `daemonset.${ref.group}/${ref.name}`;
+
+/** The short spelling for hints the plugin prints: `ds/NAME` or `evds/NAME`. */
+export const shortName = (ref: Pick<ResourceRef, 'group' | 'name'>): string =>
+  `${ref.group === 'apps' ? 'ds' : EVERYNODE_DAEMONSET_SHORT_NAME}/${ref.name}`;
+
+/** The group a served object belongs to, from its apiVersion (absent: apps, as the plugin's tests build objects). */
+export const groupOfObject = (obj: { apiVersion?: string }): ResourceGroup =>
+  (obj.apiVersion ?? '').startsWith(`${EVERYNODE_DAEMONSET.group}/`) ? 'everynode.dev' : 'apps';
+
+/** The reference of a served object (group from apiVersion, name from metadata). */
+export const refOfObject = (obj: {
+  apiVersion?: string;
+  metadata?: { name?: string };
+}): Pick<ResourceRef, 'group' | 'name'> => ({ group: groupOfObject(obj), name: obj.metadata?.name ?? '' });

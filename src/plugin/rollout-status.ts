@@ -21,20 +21,18 @@ import {
 } from '../contract/daemon-pod.ts';
 import {
   AUTO_PAUSED,
-  NODE_SELECTOR_ANNOTATION,
-  PARTITION_ANNOTATION,
   PROGRESSING,
   REASON_AUTO_PAUSED,
   REASON_AVAILABLE,
   REASON_DEADLINE,
   REASON_PAUSED,
   WAVE,
-  parseRolloutSettings,
   partitionCount,
 } from '../contract/rollout.ts';
 import { getPatch, matchesRevision, revisionHash } from '../controller/history.ts';
 import { nodeShouldRunDaemonPod } from '../controller/placement.ts';
 import { isPodUpdated, templateGeneration } from '../controller/pods.ts';
+import { isEverynodeDaemonSet, rolloutOf, shortNameOf, type AnyDaemonSet } from './rollout-settings.ts';
 
 export type StatusResult =
   { state: 'waiting'; line: string } | { state: 'done'; line: string } | { state: 'error'; message: string };
@@ -74,9 +72,10 @@ const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one :
  * One evaluation of `rollout status`. `revision` is the current revision's name
  * when known: a condition naming another revision is stale and ignored.
  */
-export function rolloutStatus(ds: V1DaemonSet, revision?: string): StatusResult {
+export function rolloutStatus(ds: AnyDaemonSet, revision?: string): StatusResult {
   const name = ds.metadata?.name ?? '';
   const q = JSON.stringify(name);
+  const short = shortNameOf(ds);
   const strategy = ds.spec?.updateStrategy?.type ?? 'RollingUpdate';
   if (strategy !== 'RollingUpdate') {
     return { state: 'error', message: 'rollout status is only available for RollingUpdate strategy type' };
@@ -88,8 +87,7 @@ export function rolloutStatus(ds: V1DaemonSet, revision?: string): StatusResult 
   const desired = status?.desiredNumberScheduled ?? 0;
   const updated = status?.updatedNumberScheduled ?? 0;
   const available = status?.numberAvailable ?? 0;
-  const annotations = ds.metadata?.annotations ?? {};
-  const { settings } = parseRolloutSettings(annotations);
+  const { settings, partitionText, nodeSelectorText } = rolloutOf(ds);
 
   const forThisRevision = (type: string): V1DaemonSetCondition | undefined => {
     const c = status?.conditions?.find((x) => x.type === type);
@@ -118,7 +116,7 @@ export function rolloutStatus(ds: V1DaemonSet, revision?: string): StatusResult 
       state: 'error',
       message:
         `daemon set ${q} rollout was paused automatically: ${why}\n` +
-        `fix the template (or kubectl rollout undo ds/${name}), or resume with: kubectl everynode rollout resume ds/${name}`,
+        `fix the template (or ${isEverynodeDaemonSet(ds) ? 'kubectl everynode' : 'kubectl'} rollout undo ${short}), or resume with: kubectl everynode rollout resume ${short}`,
     };
   }
   if (updated >= desired && available >= desired) {
@@ -127,9 +125,8 @@ export function rolloutStatus(ds: V1DaemonSet, revision?: string): StatusResult 
 
   // What the partition / node selector keep on the old revision.
   const limits: string[] = [];
-  if (settings.partition) limits.push(`partition ${annotations[PARTITION_ANNOTATION]?.trim() ?? ''}`);
-  if (settings.nodeSelector)
-    limits.push(`node selector "${annotations[NODE_SELECTOR_ANNOTATION]?.trim() ?? ''}"`);
+  if (settings.partition) limits.push(`partition ${partitionText ?? ''}`);
+  if (settings.nodeSelector) limits.push(`node selector "${nodeSelectorText ?? ''}"`);
   const limited = limits.length > 0;
   // Without a node selector the target is known from the counters alone; with one, only the controller
   // (which sees the nodes' labels) knows, through its Progressing condition.
@@ -150,7 +147,7 @@ export function rolloutStatus(ds: V1DaemonSet, revision?: string): StatusResult 
         line:
           `daemon set ${q} successfully rolled out to ${updated} of ${plural(desired, 'node', 'nodes')}` +
           (held > 0
-            ? `; ${plural(held, 'node keeps', 'nodes keep')} the old revision (${heldBy}); continue with: kubectl everynode rollout promote ds/${name}`
+            ? `; ${plural(held, 'node keeps', 'nodes keep')} the old revision (${heldBy}); continue with: kubectl everynode rollout promote ${short}`
             : ''),
       };
     }
@@ -161,7 +158,7 @@ export function rolloutStatus(ds: V1DaemonSet, revision?: string): StatusResult 
       state: 'done',
       line:
         `daemon set ${q} rollout is paused: ${updated} of ${plural(desired, 'node', 'nodes')} updated; ` +
-        `resume with: kubectl everynode rollout resume ds/${name}`,
+        `resume with: kubectl everynode rollout resume ${short}`,
     };
   }
   if (progressing?.reason === REASON_PAUSED && (progressing.message ?? '').includes('held:')) {
@@ -203,7 +200,7 @@ export function rolloutStatus(ds: V1DaemonSet, revision?: string): StatusResult 
 // ---- -o wide ---------------------------------------------------------------------------------
 
 export interface WideInput {
-  ds: V1DaemonSet;
+  ds: AnyDaemonSet;
   /** The DaemonSet's pods (any others are ignored). */
   pods: readonly V1Pod[];
   /** The cluster's nodes; empty when they could not be read (then only nodes with a pod are listed). */
@@ -255,7 +252,7 @@ export function wideTable(input: WideInput): string {
   const { ds, revision } = input;
   const uid = ds.metadata?.uid;
   const pods = input.pods.filter((p) => uid === undefined || controllerRefOf(p)?.uid === uid);
-  const { settings } = parseRolloutSettings(ds.metadata?.annotations);
+  const { settings } = rolloutOf(ds);
   const waveKey = settings.waves?.key;
   const nodeByName = new Map(input.nodes.map((n) => [n.metadata?.name ?? '', n]));
   const generation = templateGeneration(ds);

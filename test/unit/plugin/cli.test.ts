@@ -32,10 +32,23 @@ describe('parseResource', () => {
     expect(parseResource(['ds', 'x'])).toMatchObject({ kind: 'DaemonSet', name: 'x' });
   });
 
-  it("answers everynode's CRD kind as not supported yet", () => {
-    expect(parseResource(['daemonsets.everynode.dev/x'])).toEqual({
-      error: 'daemonsets.everynode.dev is not supported yet: only apps/v1 DaemonSets (ds/NAME)',
+  it.each([
+    'evds/x',
+    'daemonset.everynode.dev/x',
+    'daemonsets.everynode.dev/x',
+    'DaemonSets.everynode.dev/x',
+    'daemonsets.v1alpha1.everynode.dev/x',
+  ])("%s is everynode's own kind", (arg) => {
+    expect(parseResource([arg])).toEqual({
+      kind: 'DaemonSet',
+      group: 'everynode.dev',
+      resource: 'daemonsets.everynode.dev',
+      name: 'x',
     });
+  });
+
+  it('accepts evds NAME as two words', () => {
+    expect(parseResource(['evds', 'x'])).toMatchObject({ group: 'everynode.dev', name: 'x' });
   });
 
   it('refuses other kinds, missing and bad names', () => {
@@ -153,5 +166,63 @@ describe('parseCommandLine', () => {
       args: ['rollout', 'history', 'daemonsets.apps/x', '--revision=2'],
     });
     expect(usageError(['rollout', 'history', 'ds/x', '--revision=two']).message).toContain('revision number');
+  });
+
+  it("history and undo of an evds are the plugin's own", () => {
+    expect(parseCommandLine(['rollout', 'history', 'evds/x', '-n', 'ns'])).toEqual({
+      kind: 'history',
+      ref: { kind: 'DaemonSet', group: 'everynode.dev', resource: 'daemonsets.everynode.dev', name: 'x' },
+      global: { namespace: 'ns', kubeconfig: undefined, context: undefined },
+      revision: 0,
+    });
+    expect(parseCommandLine(['rollout', 'history', 'evds/x', '--revision=2'])).toMatchObject({ revision: 2 });
+    expect(parseCommandLine(['rollout', 'undo', 'evds/x', '--to-revision', '3'])).toMatchObject({
+      kind: 'undo',
+      toRevision: 3,
+      dryRun: 'none',
+    });
+    expect(parseCommandLine(['rollout', 'undo', 'evds/x', '--dry-run=server'])).toMatchObject({
+      dryRun: 'server',
+    });
+    expect(usageError(['rollout', 'history', 'evds/x', '-o', 'yaml']).message).toContain(
+      '--output is not supported for daemonsets.everynode.dev',
+    );
+    expect(usageError(['rollout', 'undo', 'evds/x', '--dry-run=maybe']).message).toContain('--dry-run');
+  });
+
+  it('migrate: the resource, --to, --dry-run, --force and --timeout', () => {
+    expect(parseCommandLine(['migrate', 'ds/x', '-n', 'ns'])).toEqual({
+      kind: 'migrate',
+      ref: { kind: 'DaemonSet', group: 'apps', resource: 'daemonsets.apps', name: 'x' },
+      global: { namespace: 'ns', kubeconfig: undefined, context: undefined },
+      dryRun: false,
+      force: false,
+      timeoutMs: 300_000,
+    });
+    expect(parseCommandLine(['migrate', '--dry-run', 'ds/x'])).toMatchObject({ dryRun: true });
+    expect(parseCommandLine(['migrate', 'ds/x', '--dry-run'])).toMatchObject({ dryRun: true });
+    expect(
+      parseCommandLine([
+        'migrate',
+        'daemonsets.everynode.dev/x',
+        '--to',
+        'apps/v1',
+        '--force',
+        '--timeout=1m',
+      ]),
+    ).toMatchObject({ ref: { group: 'everynode.dev' }, force: true, timeoutMs: 60_000 });
+    expect(parseCommandLine(['migrate', 'ds/x', '--to=everynode.dev/v1alpha1'])).toMatchObject({
+      kind: 'migrate',
+    });
+    expect(usageError(['migrate', 'ds/x', '--to', 'apps/v1']).message).toContain('already apps/v1');
+    expect(usageError(['migrate', 'ds/x', '--to', 'v2']).message).toContain('--to');
+    expect(usageError(['migrate', 'ds/x', '--partition=1'])).toMatchObject({
+      message: 'unknown flag: --partition (not a flag of "migrate")',
+      helpCommand: 'kubectl everynode migrate',
+    });
+    expect(parseCommandLine(['migrate', '--help'])).toMatchObject({
+      kind: 'help',
+      text: expect.stringContaining('kubectl everynode migrate (TYPE/NAME | TYPE NAME)'),
+    });
   });
 });

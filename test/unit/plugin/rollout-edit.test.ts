@@ -3,6 +3,7 @@
 import type { V1DaemonSet, V1DaemonSetCondition } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { partitionProblem, planPause, planPromote, planResume } from '../../../src/plugin/rollout-edit.ts';
+import type { AnyDaemonSet } from '../../../src/plugin/rollout-settings.ts';
 
 const ds = (annotations: Record<string, string> = {}, conditions?: V1DaemonSetCondition[]): V1DaemonSet => ({
   metadata: { name: 'agent', annotations },
@@ -120,5 +121,100 @@ describe('promote', () => {
     );
     expect(partitionProblem('101%')).toContain('from 0% to 100%');
     expect(partitionProblem('-1')).toContain('must be a number of nodes');
+  });
+});
+
+describe('an everynode.dev DaemonSet: the same decisions on spec.rollout', () => {
+  const evds = (
+    rollout: Record<string, unknown> = {},
+    conditions?: V1DaemonSetCondition[],
+  ): AnyDaemonSet => ({
+    apiVersion: 'everynode.dev/v1alpha1',
+    kind: 'DaemonSet',
+    metadata: { name: 'agent', resourceVersion: '42' },
+    spec: {
+      selector: { matchLabels: { app: 'agent' } },
+      template: { spec: { containers: [] } },
+      rollout,
+    },
+    status: {
+      currentNumberScheduled: 0,
+      desiredNumberScheduled: 0,
+      numberMisscheduled: 0,
+      numberReady: 0,
+      conditions,
+    },
+  });
+
+  it('pause sets spec.rollout.paused, resume removes it', () => {
+    expect(planPause(evds())).toEqual({
+      patch: { spec: { rollout: { paused: true } } },
+      line: 'daemonset.everynode.dev/agent paused',
+      warnings: [],
+    });
+    expect(planPause(evds({ paused: true })).line).toBe('daemonset.everynode.dev/agent already paused');
+    expect(planResume(evds({ paused: true }), 'now')).toEqual({
+      patch: { spec: { rollout: { paused: null } } },
+      line: 'daemonset.everynode.dev/agent resumed',
+      warnings: [],
+    });
+    expect(planResume(evds({ paused: false }), 'now').line).toBe(
+      'daemonset.everynode.dev/agent already resumed',
+    );
+  });
+
+  it('resume of an auto-pause: a merge patch of the whole conditions list, guarded by the resourceVersion', () => {
+    const progressing = {
+      type: 'Progressing',
+      status: 'False',
+      reason: 'RolloutAutoPaused',
+      message: 'revision agent-abc: auto-paused',
+    };
+    const auto = {
+      type: 'RolloutAutoPaused',
+      status: 'True',
+      reason: 'RolloutAutoPaused',
+      message: 'revision agent-abc: x',
+    };
+    const plan = planResume(evds({}, [progressing, auto]), '2026-01-01T00:00:00Z');
+    expect(plan.statusPatchType).toBe('merge');
+    expect(plan.statusPatch).toEqual({
+      metadata: { resourceVersion: '42' },
+      status: {
+        conditions: [
+          progressing,
+          {
+            type: 'RolloutAutoPaused',
+            status: 'False',
+            reason: 'Resumed',
+            message: 'revision agent-abc: resumed by kubectl everynode',
+            lastTransitionTime: '2026-01-01T00:00:00Z',
+          },
+        ],
+      },
+    });
+  });
+
+  it('promote removes spec.rollout.partition and nodeSelector, or sets the partition', () => {
+    const both = evds({ partition: '25%', nodeSelector: { matchLabels: { pool: 'canary' } }, paused: true });
+    expect(planPromote(both)).toEqual({
+      patch: { spec: { rollout: { partition: null, nodeSelector: null } } },
+      line: 'daemonset.everynode.dev/agent promoted: removed the partition (25%) and the node selector (pool=canary); the rollout continues to every node',
+      warnings: [
+        'the rollout is paused: nothing is replaced until kubectl everynode rollout resume evds/agent',
+      ],
+    });
+    expect(planPromote(evds({ partition: 3 }), '1')).toEqual({
+      patch: { spec: { rollout: { partition: 1 } } },
+      line: 'daemonset.everynode.dev/agent partition set to 1 (was 3)',
+      warnings: [],
+    });
+    expect(planPromote(evds({}), '25%').patch).toEqual({ spec: { rollout: { partition: '25%' } } });
+    expect(planPromote(evds({ partition: 2 }), '2').line).toBe(
+      'daemonset.everynode.dev/agent partition already 2',
+    );
+    expect(planPromote(evds()).line).toBe(
+      'daemonset.everynode.dev/agent has no partition or node selector: nothing to promote',
+    );
   });
 });

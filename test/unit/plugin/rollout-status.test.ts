@@ -379,3 +379,55 @@ describe('wideTable', () => {
     ).toBe('A     BB\nCCC   D');
   });
 });
+
+describe('an everynode.dev DaemonSet: the same decisions from spec.rollout', () => {
+  const evds = (rollout: Record<string, unknown>, o: DsOptions = {}) => ({
+    ...ds(o),
+    apiVersion: 'everynode.dev/v1alpha1',
+    spec: { ...ds(o).spec!, rollout },
+  });
+
+  it('a partition in spec.rollout finishes at the partition, with evds hints', () => {
+    expect(rolloutStatus(evds({ partition: 1 }, { updated: 3 }))).toEqual({
+      state: 'done',
+      line: 'daemon set "agent" successfully rolled out to 3 of 4 nodes; 1 node keeps the old revision (partition 1); continue with: kubectl everynode rollout promote evds/agent',
+    });
+  });
+
+  it('a node selector in spec.rollout is spelled as a selector string', () => {
+    const result = rolloutStatus(
+      evds(
+        { nodeSelector: { matchExpressions: [{ key: 'zone', operator: 'In', values: ['a', 'b'] }] } },
+        { updated: 1 },
+      ),
+    );
+    expect(result).toEqual({
+      state: 'waiting',
+      line: 'Waiting for daemon set "agent" rollout to finish: 1 out of 4 new pods have been updated (only nodes the node selector "zone in (a,b)" allows update)...',
+    });
+  });
+
+  it('paused in spec.rollout ends the wait; the annotations of a CR are not read', () => {
+    expect(rolloutStatus(evds({ paused: true }, { updated: 1 }))).toEqual({
+      state: 'done',
+      line: 'daemon set "agent" rollout is paused: 1 of 4 nodes updated; resume with: kubectl everynode rollout resume evds/agent',
+    });
+    const annotated = evds({}, { updated: 1, annotations: { 'rollout.everynode.dev/paused': 'true' } });
+    expect(rolloutStatus(annotated)).toMatchObject({ state: 'waiting' });
+  });
+
+  it('an auto-pause points at the plugin for undo', () => {
+    const auto = cond(
+      'RolloutAutoPaused',
+      'True',
+      'RolloutAutoPaused',
+      'revision r: pod p on node n: CrashLoopBackOff',
+    );
+    expect(rolloutStatus(evds({ autoPause: true }, { updated: 1, conditions: [auto] }))).toEqual({
+      state: 'error',
+      message:
+        'daemon set "agent" rollout was paused automatically: revision r: pod p on node n: CrashLoopBackOff\n' +
+        'fix the template (or kubectl everynode rollout undo evds/agent), or resume with: kubectl everynode rollout resume evds/agent',
+    });
+  });
+});
