@@ -10,6 +10,8 @@ export PATH := $(CURDIR)/bin:$(NODE_BIN):$(PATH)
 
 NODES ?= 4
 CONTROL_PLANE ?= 1
+# on: kube-controller-manager runs its own DaemonSet controller, as on a managed cluster (CRD mode).
+KCM_DAEMONSET ?= off
 KUBECONFIG_FILE := $(CURDIR)/.cluster/kubeconfig
 
 ##@ General
@@ -49,6 +51,10 @@ test-unit: deps ## Unit tests only (no cluster).
 test: deps tools lint build ## Everything: lint, unit tests, e2e tests on a real control plane.
 	npx vitest run
 
+.PHONY: crd
+crd: deps tools ## Regenerate charts/everynode/crds/ from kube-apiserver's OpenAPI (a throwaway control plane; ARGS="--kubeconfig PATH" to use one).
+	node hack/crd/generate.ts $(ARGS)
+
 ##@ Benchmarks
 BENCH_NODES ?= 100,1000
 .PHONY: bench-controller
@@ -70,8 +76,8 @@ tools: ## Build etcd, kube-*, kubectl, kwok, helm and the conformance tests from
 	hack/tools/build.sh all
 
 .PHONY: cluster-up
-cluster-up: deps tools ## Start a local control plane with kwok nodes (NODES=4 CONTROL_PLANE=1).
-	node hack/cluster.ts up --nodes $(NODES) --control-plane $(CONTROL_PLANE)
+cluster-up: deps tools ## Start a local control plane with kwok nodes (NODES=4 CONTROL_PLANE=1 KCM_DAEMONSET=off).
+	node hack/cluster.ts up --nodes $(NODES) --control-plane $(CONTROL_PLANE) --kcm-daemonset $(KCM_DAEMONSET)
 
 .PHONY: cluster-down
 cluster-down: deps ## Stop the local control plane and remove its state.
