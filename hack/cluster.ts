@@ -1,5 +1,5 @@
 // The local control plane for the demo and for poking around:
-//   node hack/cluster.ts up [--nodes 4] [--control-plane 1] [--dir .cluster]
+//   node hack/cluster.ts up [--nodes 4] [--control-plane 1] [--kcm-daemonset off] [--dir .cluster]
 //   node hack/cluster.ts status [--dir .cluster]
 //   node hack/cluster.ts down [--dir .cluster]
 //   node hack/cluster.ts stop|start COMPONENT [--dir .cluster]
@@ -8,7 +8,9 @@
 // them by pid and removes the directory. `stop`/`start` stop one component and
 // start it again with the same flags (e.g. `stop kube-apiserver` for an outage).
 // `up --stop-command CMD` names what stops the cluster in its last line (the
-// demo says `make down`, which also stops its webhook and controller).
+// demo says `make down`, which also stops its webhook and controller). `up --kcm-daemonset on`
+// runs kube-controller-manager's own DaemonSet controller, as on a managed cluster (for CRD mode,
+// docs/crd-mode.md); the default, off, is what native mode needs.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
@@ -23,7 +25,7 @@ import {
 import { repoRoot } from '../test/harness/tools.ts';
 
 const usage =
-  'usage: node hack/cluster.ts up|down|status [--nodes N] [--control-plane 0|1] [--dir DIR] [--stop-command CMD]\n' +
+  'usage: node hack/cluster.ts up|down|status [--nodes N] [--control-plane 0|1] [--kcm-daemonset on|off] [--dir DIR] [--stop-command CMD]\n' +
   '       node hack/cluster.ts stop|start etcd|kube-apiserver|kube-controller-manager|kube-scheduler|kwok [--dir DIR]';
 const COMPONENT_NAMES: readonly string[] = [
   'etcd',
@@ -34,9 +36,9 @@ const COMPONENT_NAMES: readonly string[] = [
 ] satisfies Component[];
 
 function flag(value: string, name: string): boolean {
-  if (['1', 'true', 'yes'].includes(value)) return true;
-  if (['0', 'false', 'no'].includes(value)) return false;
-  throw new Error(`--${name} must be 0 or 1, got ${value}`);
+  if (['1', 'true', 'yes', 'on'].includes(value)) return true;
+  if (['0', 'false', 'no', 'off'].includes(value)) return false;
+  throw new Error(`--${name} must be 0 or 1 (or on/off), got ${value}`);
 }
 
 async function main(): Promise<number> {
@@ -45,6 +47,7 @@ async function main(): Promise<number> {
     options: {
       nodes: { type: 'string', default: '4' },
       'control-plane': { type: 'string', default: '1' },
+      'kcm-daemonset': { type: 'string', default: 'off' },
       dir: { type: 'string', default: resolve(repoRoot, '.cluster') },
       'stop-command': { type: 'string', default: 'make cluster-down' },
     },
@@ -54,11 +57,20 @@ async function main(): Promise<number> {
   switch (command) {
     case 'up': {
       const nodes = Number(values.nodes);
+      const kcmDaemonSet = flag(values['kcm-daemonset'], 'kcm-daemonset');
       if (!Number.isInteger(nodes) || nodes < 0)
         throw new Error(`--nodes must be a whole number, got ${values.nodes}`);
       const status = clusterStatus(dir);
       if (status.running && status.state) {
         console.log(`A cluster is already running from ${dir}; not starting another.`);
+        const kcmArgs = status.state.processes.find((p) => p.component === 'kube-controller-manager')?.args;
+        const running = kcmArgs?.includes('--controllers=*');
+        if (kcmArgs && running !== kcmDaemonSet) {
+          console.log(
+            `  note: its kube-controller-manager runs with its DaemonSet controller ${running ? 'on' : 'off'}; ` +
+              `for --kcm-daemonset ${kcmDaemonSet ? 'on' : 'off'} stop it first (make cluster-down)`,
+          );
+        }
         console.log(`  export KUBECONFIG=${status.state.kubeconfig}`);
         return 0;
       }
@@ -67,9 +79,15 @@ async function main(): Promise<number> {
           dir,
           nodes,
           controlPlane: flag(values['control-plane'], 'control-plane'),
+          builtInDaemonSetController: kcmDaemonSet,
           log: (m) => console.log(`cluster: ${m}`),
         });
         console.log(`Cluster up: API server ${state.server}, nodes ${state.nodes.join(', ')}`);
+        console.log(
+          kcmDaemonSet
+            ? "  kube-controller-manager's DaemonSet controller is ON (as on a managed cluster): run everynode with --mode=crd"
+            : "  kube-controller-manager's DaemonSet controller is off (native mode)",
+        );
         console.log(`  export KUBECONFIG=${state.kubeconfig}`);
         console.log(`  logs: ${dir}/logs/; stop with: ${values['stop-command']}`);
         return 0;

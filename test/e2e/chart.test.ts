@@ -12,6 +12,7 @@ import {
   find,
   installCertManagerCrds,
   kinds,
+  parseObjects,
   renderChart,
   setArgs,
   type Rendered,
@@ -60,6 +61,7 @@ const combinations: Record<string, () => Record<string, unknown>> = {
     'controller.replicas': 1,
     'controller.leaderElection.enabled': false,
   }),
+  'CRD mode (managed cluster: KCM keeps its DaemonSet controller)': () => ({ mode: 'crd' }),
   'every knob set': () => ({
     'tls.mode': 'self-managed',
     'tls.selfManaged': {
@@ -447,5 +449,105 @@ describe('what the chart renders', () => {
     );
     expect(result.code).not.toBe(0);
     expect(result.stderr).toMatch(message);
+  });
+});
+
+describe('mode=crd', () => {
+  const ruleLines = (role: Rendered): string[] =>
+    (role.rules as Rendered[]).map((r) =>
+      [
+        r.apiGroups.join(','),
+        r.resources.join(','),
+        (r.resourceNames ?? []).join(','),
+        r.verbs.join(','),
+      ].join(' | '),
+    );
+
+  it('passes --mode=crd to the controller only in crd mode', async () => {
+    const crd = await renderChart(cluster, RELEASE, namespace, { mode: 'crd' });
+    expect(find(crd.objects, 'Deployment', controllerName).spec.template.spec.containers[0].args).toContain(
+      '--mode=crd',
+    );
+    expect(find(crd.objects, 'Deployment', webhookName).spec.template.spec.containers[0].args).not.toContain(
+      '--mode=crd',
+    );
+    const native = await renderChart(cluster, RELEASE, namespace, {});
+    for (const d of deployments(native.objects)) {
+      expect(d.spec.template.spec.containers[0].args.some((a: string) => a.startsWith('--mode'))).toBe(false);
+    }
+  });
+
+  it('gives the controller everynode.dev DaemonSets instead of apps/v1 ones, and nothing else changes', async () => {
+    const { objects } = await renderChart(cluster, RELEASE, namespace, {
+      mode: 'crd',
+      'tls.mode': 'self-managed',
+    });
+    expect(ruleLines(find(objects, 'ClusterRole'))).toEqual([
+      'everynode.dev | daemonsets |  | get,list,watch',
+      'everynode.dev | daemonsets/status |  | update',
+      'everynode.dev | daemonsets/finalizers |  | update',
+      'apps | controllerrevisions |  | get,list,watch,create,update,patch,delete',
+      ' | pods |  | get,list,watch,create,delete,patch',
+      ' | nodes |  | get,list,watch',
+      ' | events |  | create,patch',
+      'events.k8s.io | events |  | create,patch',
+      `admissionregistration.k8s.io | mutatingwebhookconfigurations | ${namespace}-${RELEASE}-everynode | get,patch`,
+    ]);
+    // apps/v1 DaemonSets are kube-controller-manager's in this mode: not even read access.
+    for (const rule of find(objects, 'ClusterRole').rules as Rendered[]) {
+      if (rule.apiGroups.includes('apps')) expect(rule.resources).toEqual(['controllerrevisions']);
+    }
+    const native = await renderChart(cluster, RELEASE, namespace, { 'tls.mode': 'self-managed' });
+    expect(ruleLines(find(objects, 'Role'))).toEqual(ruleLines(find(native.objects, 'Role')));
+  });
+
+  it('ships the CRD in crds/ (installed by helm install in either mode)', async () => {
+    const { stdout } = await cluster.helm(['show', 'crds', CHART]);
+    const crds = parseObjects(stdout);
+    expect(crds.map((o): unknown[] => [o.kind, o.metadata.name])).toEqual([
+      ['CustomResourceDefinition', 'daemonsets.everynode.dev'],
+    ]);
+  });
+
+  it.each([
+    [
+      'crd',
+      [
+        'Mode: crd.',
+        'leave kube-controller-manager alone',
+        'apiVersion everynode.dev/v1alpha1',
+        'kubectl everynode migrate',
+        'kubectl apply --server-side -f charts/everynode/crds/',
+        'kubectl get evds nginx',
+      ],
+      ['--controllers=*,-daemonset on'],
+    ],
+    [
+      'native',
+      ['Mode: native.', 'turn that off with --controllers=*,-daemonset', 'kubectl rollout status ds/nginx'],
+      ['Mode: crd.', 'leave kube-controller-manager alone'],
+    ],
+  ])('NOTES.txt in %s mode says what to do about kube-controller-manager', async (mode, says, doesNotSay) => {
+    const { stdout } = await cluster.helm([
+      'install',
+      RELEASE,
+      CHART,
+      '--dry-run=client',
+      '--namespace',
+      namespace,
+      ...setArgs({ mode, 'tls.mode': 'self-managed' }),
+    ]);
+    const notes = stdout.slice(stdout.indexOf('\nNOTES:\n')).replace(/\s+/g, ' ');
+    for (const text of says) expect(notes).toContain(text);
+    for (const text of doesNotSay) expect(notes).not.toContain(text);
+  });
+
+  it('refuses an unknown mode', async () => {
+    const result = await cluster.helm(
+      ['template', RELEASE, CHART, '--kube-version', KUBE_VERSION, ...setArgs({ mode: 'hybrid' })],
+      { allowFailure: true },
+    );
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/at '\/mode': value must be one of 'native', 'crd'/);
   });
 });
