@@ -74,10 +74,14 @@ export async function executePlan(
   const log = deps.logger.child({ daemonset: key });
   const result: ExecuteResult = { requeueAfterMs: plan.requeueAfterMs, created: 0, deleted: 0 };
 
-  for (const e of plan.events) deps.events.event(ds, e.type, e.reason, e.message);
-  for (const { key: backoffKey, entry } of plan.backoffUpdates) deps.failedPodBackoff.set(backoffKey, entry);
-  if (plan.rolloutSettings) deps.rolloutSettings?.set(ds.metadata?.uid ?? '', plan.rolloutSettings);
+  const recordPlan = () => {
+    for (const e of plan.events) deps.events.event(ds, e.type, e.reason, e.message);
+    for (const { key: backoffKey, entry } of plan.backoffUpdates)
+      deps.failedPodBackoff.set(backoffKey, entry);
+    if (plan.rolloutSettings) deps.rolloutSettings?.set(ds.metadata?.uid ?? '', plan.rolloutSettings);
+  };
   if (plan.skipped === 'deleting' || plan.skipped === 'selecting-all' || plan.skipped === 'reserved-label') {
+    recordPlan();
     return result;
   }
 
@@ -89,6 +93,9 @@ export async function executePlan(
   if (plan.skipped === 'collision' || plan.history.collision) {
     await bumpCollisionCount(deps, snapshot, log);
   }
+  // Only a plan whose claims and history went through is acted on: its events and backoff entries
+  // (upstream advances the failed-pod backoff only in manage, after claiming) now count.
+  recordPlan();
 
   const errors: unknown[] = [];
   if (plan.creates.length > 0 || plan.deletes.length > 0) {

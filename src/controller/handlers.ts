@@ -1,7 +1,13 @@
 // The DaemonSet controller's informer event handlers (upstream
 // daemon_controller.go addDaemonset … deleteNode): they only record
 // expectations and enqueue DaemonSet keys; every decision is the planner's.
-import type { V1ControllerRevision, V1DaemonSet, V1OwnerReference, V1Pod } from '@kubernetes/client-node';
+import type {
+  V1ControllerRevision,
+  V1DaemonSet,
+  V1Node,
+  V1OwnerReference,
+  V1Pod,
+} from '@kubernetes/client-node';
 import {
   APPS_V1_DAEMONSET,
   controllerRefOf,
@@ -18,6 +24,7 @@ import { BY_CONTROLLER, BY_NAMESPACE, type DaemonSetCaches } from './caches.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import { nodeShouldRunDaemonPod } from './placement.ts';
 import { isPodReady } from './pods.ts';
+import { usesRolloutControl } from './rollout-control.ts';
 
 export interface HandlerDeps {
   caches: DaemonSetCaches;
@@ -153,9 +160,17 @@ export function registerEventHandlers(deps: HandlerDeps): void {
       for (const ds of caches.daemonSets.list()) if (placement(node, ds).shouldRun) enqueue(ds);
     },
     update: (old, cur) => {
+      const labelsChanged = !sameLabels(old.metadata?.labels, cur.metadata?.labels);
+      // everynode: readiness decides dead nodes and auto-pause, labels the canary pool and the
+      // waves, so those changes reach every DaemonSet they may concern.
+      const readyChanged = readyStatus(old) !== readyStatus(cur);
+      for (const ds of caches.daemonSets.list()) {
+        if (readyChanged || (labelsChanged && (kind !== APPS_V1_DAEMONSET || usesRolloutControl(ds))))
+          enqueue(ds);
+      }
       // upstream shouldIgnoreNodeUpdate: only labels and taints change placement.
       if (
-        sameLabels(old.metadata?.labels, cur.metadata?.labels) &&
+        !labelsChanged &&
         JSON.stringify(old.spec?.taints ?? []) === JSON.stringify(cur.spec?.taints ?? [])
       ) {
         return;
@@ -184,6 +199,9 @@ export function registerEventHandlers(deps: HandlerDeps): void {
     },
   });
 }
+
+const readyStatus = (node: V1Node): string | undefined =>
+  node.status?.conditions?.find((c) => c.type === 'Ready')?.status;
 
 function sameLabels(a: Record<string, string> | undefined, b: Record<string, string> | undefined): boolean {
   const ea = Object.entries(a ?? {});

@@ -133,16 +133,25 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
   const status = computeStatus(ctx, true, control?.conditions);
 
   const burst = Math.max(0, snapshot.burst);
-  const creates = boundCreates(
-    ctx,
-    createNodes.map((nodeName) => ({
-      nodeName,
-      pod: newPod(ds, nodeName, hash, ctx.generation, {
-        ownerKind,
-        networkUnavailable: ctx.networkUnavailable,
-      }),
-    })),
-  ).slice(0, burst);
+  const planned = createNodes.map((nodeName) => ({
+    nodeName,
+    pod: newPod(ds, nodeName, hash, ctx.generation, {
+      ownerKind,
+      networkUnavailable: ctx.networkUnavailable,
+    }),
+  }));
+  const bounded = boundCreates(ctx, planned);
+  const creates = bounded.slice(0, burst);
+  const unselected = planned.filter((c) => !labelSelectorMatches(ds.spec?.selector, c.pod.metadata?.labels));
+  if (unselected.length > 0) {
+    events.push({
+      type: 'Warning',
+      reason: 'SelectorMismatch',
+      message:
+        'spec.selector does not select the pods spec.template describes (their labels), so no pod is created; ' +
+        'make spec.selector match spec.template.metadata.labels',
+    });
+  }
   if (creates.length > 0) events.push(...reservedTemplateLabelWarnings(ds));
   return {
     claims: claimed.plan,

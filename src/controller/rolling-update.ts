@@ -8,6 +8,8 @@ import type { PlannedEvent, PodDelete } from './types.ts';
 /** Which old pods the rollout may replace now, and which nodes are dead (see rollout-control.ts). */
 export interface ReplaceGate {
   mayReplace(nodeName: string): boolean;
+  /** The documented update order (rollout-control.ts); nodes without a rank keep snapshot order, after. */
+  rank?: ReadonlyMap<string, number>;
   /** Nodes NotReady since before the update began: their pods never count against the budget. */
   dead: ReadonlySet<string>;
 }
@@ -107,7 +109,7 @@ function updatedAndOldPod(
  * pod or has one, snapshot order first, then nodes that only pods still name.
  * (Upstream walks a Go map, i.e. in random order.)
  */
-function rolloutNodes(ctx: SyncContext): Array<[string, V1Pod[]]> {
+function rolloutNodes(ctx: SyncContext, rank?: ReadonlyMap<string, number>): Array<[string, V1Pod[]]> {
   const out: Array<[string, V1Pod[]]> = [];
   const seen = new Set<string>();
   for (const node of ctx.nodes) {
@@ -118,7 +120,12 @@ function rolloutNodes(ctx: SyncContext): Array<[string, V1Pod[]]> {
   }
   const gone = [...ctx.pods.byNode.keys()].filter((n) => !seen.has(n)).sort();
   for (const name of gone) out.push([name, ctx.pods.byNode.get(name) ?? []]);
-  return out;
+  if (!rank) return out;
+  const at = (name: string) => rank.get(name) ?? Number.MAX_SAFE_INTEGER;
+  return out
+    .map((e, i) => [e, i] as const)
+    .sort((a, b) => at(a[0][0]) - at(b[0][0]) || a[1] - b[1])
+    .map(([e]) => e);
 }
 
 export interface RolloutStep {
@@ -161,7 +168,7 @@ export function rollingUpdate(ctx: SyncContext, gate: ReplaceGate = OPEN_GATE): 
     const allowedReplacements: PodDelete[] = [];
     const candidates: PodDelete[] = [];
     const deadReplacements: PodDelete[] = [];
-    for (const [nodeName, pods] of rolloutNodes(ctx)) {
+    for (const [nodeName, pods] of rolloutNodes(ctx, gate.rank)) {
       const found = updatedAndOldPod(ctx, pods);
       // everynode: a dead node's pods never count against the budget (kubernetes#123232, test-infra#31706).
       const countUnavailable = () => {
@@ -208,7 +215,7 @@ export function rollingUpdate(ctx: SyncContext, gate: ReplaceGate = OPEN_GATE): 
   const allowedNodes: string[] = [];
   let numSurge = 0;
   let numAvailable = 0;
-  for (const [nodeName, pods] of rolloutNodes(ctx)) {
+  for (const [nodeName, pods] of rolloutNodes(ctx, gate.rank)) {
     const found = updatedAndOldPod(ctx, pods);
     if (!found) {
       if (!dead(nodeName)) numSurge++;
@@ -219,8 +226,9 @@ export function rollingUpdate(ctx: SyncContext, gate: ReplaceGate = OPEN_GATE): 
     if (!oldPod) continue;
     if (!newPod) {
       const shouldRun = placementOf(ctx, nodeName).shouldRun;
-      if (shouldRun && !gate.mayReplace(nodeName)) continue; // held
-      if (shouldRun && dead(nodeName)) {
+      // A dead node (tainted not-ready, so it should not run a pod) is held like any other.
+      if ((shouldRun || dead(nodeName)) && !gate.mayReplace(nodeName)) continue; // held
+      if (dead(nodeName)) {
         // A surge pod could never start on a dead node: replace it delete-first, last.
         deletes.push(deleteOf(oldPod, nodeName, 'rolling-update'));
       } else if (!available(oldPod)) {

@@ -43,6 +43,8 @@ export const CRASHLOOP_RESTARTS = 3;
 export interface RolloutGate {
   /** Nothing may be replaced (paused, held for an invalid setting, auto-paused). */
   paused: boolean;
+  /** The documented update order: in progress first, then wave, then node name. */
+  rank: ReadonlyMap<string, number>;
   /** May the rolling update replace this node's old pod now? */
   mayReplace(nodeName: string): boolean;
   /** Nodes NotReady since before the update began: never counted against the budget. */
@@ -146,9 +148,9 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
     const name = nodeNameOf(node);
     const placement = placementOf(ctx, name);
     const pods = ctx.pods.byNode.get(name) ?? [];
-    if (placement.shouldRun) desired++;
-    else if (!placement.shouldContinueRunning || pods.length === 0) continue;
     const live = sortPodsOldestFirst(pods.filter((p) => !isTerminating(p)));
+    if (placement.shouldRun) desired++;
+    else if (!placement.shouldContinueRunning || live.length === 0) continue;
     const newPod = live.find((p) => isPodUpdated(p, ctx.hash, ctx.generation));
     const oldPod = live.find((p) => !isPodUpdated(p, ctx.hash, ctx.generation));
     const since = ms(readyCondition(node)?.lastTransitionTime);
@@ -156,7 +158,15 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
     const wave = settings.waves ? node.metadata?.labels?.[settings.waves.key] : undefined;
     states.push({ name, node, oldPod, newPod, inProgress: !!oldPod && !!newPod, dead, wave });
   }
-  const dead = new Set(states.filter((s) => s.dead).map((s) => s.name));
+  // Every dead node, also one left out above (its pods all terminating): those never use the budget.
+  const dead = new Set(
+    ctx.nodes
+      .filter((node) => {
+        const since = ms(readyCondition(node)?.lastTransitionTime);
+        return !nodeReady(node) && (since === undefined || since < revision.createdAtMs);
+      })
+      .map(nodeNameOf),
+  );
 
   // ---- order: in progress first, then wave order, then node name --------------------------------
   const waveOrder = waveGroups(states, settings.waves !== undefined);
@@ -183,6 +193,14 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
       .map((s) => s.name),
   );
   const held = oldCount - budgeted.size;
+  const complete =
+    budgeted.size === 0 && states.every((s) => s.dead || s.oldPod || (s.newPod && available(s.newPod)));
+  // The stored condition speaks for this revision only (a new template starts afresh).
+  const storedFor = storedOf(PROGRESSING);
+  const storedProgress =
+    REVISION_PREFIX.exec(storedFor?.message ?? '')?.[1] === revision.name ? storedFor : undefined;
+  /** The rollout of this revision finished once: later failures are not the rollout's. */
+  const finished = complete || storedProgress?.reason === REASON_AVAILABLE;
 
   // ---- auto-pause --------------------------------------------------------------------------------
   const storedAuto = storedOf(AUTO_PAUSED);
@@ -192,10 +210,10 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
   if (storedAuto && storedAutoRevision === revision.name) {
     autoCondition = storedAuto;
     autoPaused = storedAuto.status === 'True';
-  } else if (settings.autoPause) {
+  } else if (settings.autoPause && !finished) {
     const triggers: string[] = [];
     for (const s of states) {
-      if (!s.newPod) continue;
+      if (!s.newPod || s.dead) continue;
       const why = autoPauseTrigger(s.newPod, s.node, ctx.minReadySeconds, now);
       if (why) triggers.push(`pod ${podName(s.newPod)} on node ${s.name}: ${why}`);
       else if (!isPodReady(s.newPod)) {
@@ -215,6 +233,8 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
 
   // ---- waves -------------------------------------------------------------------------------------
   let allowedWave: number | undefined; // undefined = every wave (no waves)
+  let waveStartedAt = Number.NEGATIVE_INFINITY; // when the wave under way could start (after the soak)
+  let soaking = false;
   let waveCondition: V1DaemonSetCondition | undefined;
   if (settings.waves) {
     const soakMs = settings.waves.soakSeconds * 1000;
@@ -236,6 +256,8 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
     };
     let current = 0;
     let soakingUntil: number | undefined;
+    // Nothing left to replace: the waves are done, whatever a joining node or an unready pod does.
+    if (budgeted.size === 0 && !states.some((s) => s.inProgress)) current = n;
     while (current < n) {
       const at = doneAt(current);
       if (at === undefined) break;
@@ -245,6 +267,11 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
         break;
       }
     }
+    if (current > 0 && current < n && soakingUntil === undefined) {
+      const prev = doneAt(current - 1);
+      if (prev !== undefined) waveStartedAt = prev + soakMs;
+    }
+    soaking = soakingUntil !== undefined;
     const storedWave = storedOf(WAVE);
     const storedIndex = Number(WAVE_PREFIX.exec(storedWave?.message ?? '')?.[1] ?? '0');
     const storedRunning = storedWave?.reason === 'WaveInProgress';
@@ -312,14 +339,8 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
   if (input.reportConditions || usesRolloutControl(ds)) {
     const updated = states.filter((s) => s.newPod && !s.oldPod).length;
     const availableUpdated = states.filter((s) => s.newPod && !s.oldPod && available(s.newPod)).length;
-    const complete =
-      budgeted.size === 0 && states.every((s) => s.dead || s.oldPod || (s.newPod && available(s.newPod)));
     const heldNote = held > 0 ? `; ${held} node${held === 1 ? ' keeps' : 's keep'} the old revision` : '';
     const counts = `${updated} of ${desired} nodes updated, ${availableUpdated} available${heldNote}`;
-    // The stored condition speaks for this revision only (a new template starts afresh).
-    const storedFor = storedOf(PROGRESSING);
-    const storedProgress =
-      REVISION_PREFIX.exec(storedFor?.message ?? '')?.[1] === revision.name ? storedFor : undefined;
     let progressing: V1DaemonSetCondition;
     if (autoPaused && autoCondition) {
       progressing = condition(PROGRESSING, 'False', REASON_AUTO_PAUSED, autoCondition.message ?? '');
@@ -341,8 +362,18 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
         `revision ${revision.name}: ${counts}`,
       );
       const deadline = settings.progressDeadlineSeconds;
-      if (deadline !== undefined) {
-        let last = revision.createdAtMs;
+      // The clock restarts when this revision's rollout (re)starts: the first sync that sees it
+      // (a new template, a rollback to an old revision), a resume, the end of a wave's soak.
+      const restart =
+        storedProgress === undefined ||
+        storedProgress.reason === REASON_PAUSED ||
+        storedProgress.reason === REASON_AUTO_PAUSED;
+      if (deadline !== undefined && soaking) {
+        // A deliberate soak is not a stall.
+      } else if (deadline !== undefined && restart) {
+        requeues.push(deadline * 1000 + 1);
+      } else if (deadline !== undefined) {
+        let last = Math.max(revision.createdAtMs, waveStartedAt);
         for (const s of states) {
           if (s.newPod && available(s.newPod)) last = Math.max(last, availableAt(s.newPod) ?? last);
         }
@@ -391,7 +422,7 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
 
   const pending = requeues.filter((r) => Number.isFinite(r)).map((r) => Math.max(1, r));
   return {
-    gate: { paused, mayReplace, dead },
+    gate: { paused, mayReplace, dead, rank: new Map(ordered.map((st, i) => [st.name, i])) },
     conditions,
     events,
     requeueAfterMs: pending.length > 0 ? Math.min(...pending) : undefined,

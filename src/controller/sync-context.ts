@@ -1,7 +1,7 @@
 // What one sync computes once and every step (manage, rolling update, status)
 // reads: placement per node, pods per node, the current hash.
 import type { V1DaemonSet, V1Node } from '@kubernetes/client-node';
-import type { NetworkUnavailableMode } from '../contract/daemon-pod.ts';
+import { APPS_V1_DAEMONSET, type NetworkUnavailableMode } from '../contract/daemon-pod.ts';
 import { groupDaemonPods, type DaemonPods } from './daemon-pods.ts';
 import { nodeShouldRunDaemonPod, type Placement } from './placement.ts';
 import { templateGeneration } from './pods.ts';
@@ -37,7 +37,12 @@ export function buildSyncContext(snapshot: Snapshot, hash: string): SyncContext 
     placement,
     pods: groupDaemonPods(snapshot.pods),
     hash,
-    generation: templateGeneration(snapshot.ds),
+    // The template-generation annotation is apps/v1's (the API server maintains it); nothing
+    // maintains it on everynode's own kind, where a copied one would mark every pod updated.
+    generation:
+      (snapshot.ownerKind ?? APPS_V1_DAEMONSET) === APPS_V1_DAEMONSET
+        ? templateGeneration(snapshot.ds)
+        : undefined,
     now: snapshot.now,
     minReadySeconds: snapshot.ds.spec?.minReadySeconds ?? 0,
     networkUnavailable,

@@ -194,6 +194,29 @@ describe('waves', () => {
 });
 
 describe('progress deadline', () => {
+  it('restarts its clock on a resume', () => {
+    const { ds, nodeList, pods } = world(['node-0', 'node-1'], { [PROGRESS_DEADLINE_ANNOTATION]: '60' });
+    pods[0] = pod(ds, 'node-0', { created: NOW - 3_600_000 });
+    const first = planDaemonSet(snapshot(ds, nodeList, pods));
+    const rev = {
+      ...first.history.create!,
+      metadata: { ...first.history.create!.metadata, uid: 'r', creationTimestamp: iso(NOW - 3_600_000) },
+    };
+    // Paused for an hour, then resumed: no stall reported at once.
+    ds.status!.conditions = [
+      {
+        type: PROGRESSING,
+        status: 'Unknown',
+        reason: 'RolloutPaused',
+        message: `revision ${rev.metadata.name}: paused`,
+        lastTransitionTime: iso(NOW - 3_600_000),
+      },
+    ] as never;
+    const resumed = planDaemonSet(snapshot(ds, nodeList, pods, { revisions: [rev] as never }));
+    expect(conditionOf(resumed, PROGRESSING)?.reason).toBe('NewRevisionProgressing');
+    expect(resumed.events.filter((e) => e.reason === 'ProgressDeadlineExceeded')).toEqual([]);
+  });
+
   it('reports ProgressDeadlineExceeded with a Warning once no updated pod became available for N s', () => {
     const { ds, nodeList, pods } = world(['node-0', 'node-1'], { [PROGRESS_DEADLINE_ANNOTATION]: '60' });
     pods[0] = pod(ds, 'node-0', { created: NOW - 120_000 }); // new pod, never Ready
@@ -202,6 +225,16 @@ describe('progress deadline', () => {
       ...first.history.create!,
       metadata: { ...first.history.create!.metadata, uid: 'r', creationTimestamp: iso(NOW - 120_000) },
     };
+    // The rollout of this revision has been under way for two minutes (status says so).
+    ds.status!.conditions = [
+      {
+        type: PROGRESSING,
+        status: 'True',
+        reason: 'NewRevisionProgressing',
+        message: `revision ${rev.metadata.name}: 0 of 2 nodes updated`,
+        lastTransitionTime: iso(NOW - 120_000),
+      },
+    ] as never;
     const plan = planDaemonSet(snapshot(ds, nodeList, pods, { revisions: [rev] as never }));
     expect(conditionOf(plan, PROGRESSING)).toMatchObject({
       status: 'False',
@@ -284,12 +317,21 @@ describe('auto-pause', () => {
 
     const w = world(names4, { [AUTO_PAUSE_ANNOTATION]: 'true' });
     w.pods[1] = pod(w.ds, 'node-1', { created: NOW - 60_000, readySince: NOW - 50_000 });
+    // The update began two minutes ago, before the node went NotReady (so the node is not "dead").
+    const first = planDaemonSet(snapshot(w.ds, w.nodeList, w.pods)).history.create!;
+    const rev = {
+      ...first,
+      metadata: { ...first.metadata, uid: 'r', creationTimestamp: iso(NOW - 120_000) },
+    };
     w.nodeList[1]!.status!.conditions = [
       { type: 'Ready', status: 'Unknown', lastTransitionTime: iso(NOW - 10_000) },
     ] as never;
-    expect(conditionOf(planDaemonSet(snapshot(w.ds, w.nodeList, w.pods)), AUTO_PAUSED)?.message).toContain(
-      'node node-1 turned NotReady after receiving the pod',
-    );
+    expect(
+      conditionOf(
+        planDaemonSet(snapshot(w.ds, w.nodeList, w.pods, { revisions: [rev] as never })),
+        AUTO_PAUSED,
+      )?.message,
+    ).toContain('node node-1 turned NotReady after receiving the pod');
   });
 });
 
