@@ -116,6 +116,8 @@ export interface HostEverynode {
   controllerMetricsPort: number;
   /** Directory with the certificates, the ServiceAccount kubeconfig and both processes' logs. */
   dir: string;
+  /** What `helm install` printed (the release summary and NOTES.txt). */
+  installOutput: string;
   /** An error naming the process that died (with its log), for waitFor's abortIf. */
   exited(): Error | undefined;
   /** `controller_runtime_webhook_requests_total` for /mutate with HTTP 200, from the webhook's /metrics. */
@@ -139,13 +141,21 @@ export async function freePort(): Promise<number> {
  * controller authenticates as the chart's own ServiceAccount, with leader
  * election on the chart's Lease, so the chart's RBAC is exactly what it gets.
  * The controller Deployment is rendered at 0 replicas: its ServiceAccount and
- * RBAC exist, no in-cluster copy competes.
+ * RBAC exist, no in-cluster copy competes. `mode: 'crd'` installs with
+ * `--set mode=crd` and runs the controller with `--mode=crd` (default native:
+ * neither).
  */
 export async function installEverynodeOnHost(
   cluster: ClusterClient,
-  options: { release: string; namespace: string; values?: Record<string, unknown> },
+  options: {
+    release: string;
+    namespace: string;
+    values?: Record<string, unknown>;
+    mode?: 'native' | 'crd';
+  },
 ): Promise<HostEverynode> {
   const { release, namespace } = options;
+  const crd = options.mode === 'crd';
   const dir = await mkdtemp(join(tmpdir(), `everynode-${release}-`));
   const ca = await generateCertificateAuthority({ commonName: `${release}-dev-ca` });
   const serving = await generateServingCertificate(ca, { hosts: ['127.0.0.1'], validDays: 30 });
@@ -157,7 +167,7 @@ export async function installEverynodeOnHost(
     await freePort(),
   ];
 
-  await cluster.helm([
+  const { stdout: installOutput } = await cluster.helm([
     'install',
     release,
     CHART,
@@ -170,6 +180,7 @@ export async function installEverynodeOnHost(
       'controller.replicas': 0,
       ...options.values,
     }),
+    ...(crd ? ['--set', 'mode=crd'] : []),
     '--wait',
   ]);
 
@@ -231,6 +242,7 @@ export async function installEverynodeOnHost(
     '--leader-elect=true',
     `--leader-elect-namespace=${namespace}`,
     `--leader-elect-id=${serviceAccount}`,
+    ...(crd ? ['--mode=crd'] : []),
   ]);
   const processes = { webhook, controller };
 
@@ -280,6 +292,7 @@ export async function installEverynodeOnHost(
     webhookMetricsPort,
     controllerMetricsPort,
     dir,
+    installOutput,
     exited,
     admissionsServed: async () => {
       const text = await (await fetch(`http://127.0.0.1:${webhookMetricsPort}/metrics`)).text();
