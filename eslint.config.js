@@ -39,6 +39,8 @@ export default tseslint.config(
       'src/controller/pod-template.ts',
       'src/controller/backoff.ts',
       'src/controller/reserved-labels.ts',
+      'src/controller/rollout-control.ts',
+      'src/controller/rollout-settings.ts',
       'src/controller/types.ts',
       'src/contract/*.ts',
       'src/machinery/label-selector.ts',
