@@ -89,22 +89,12 @@ export async function installCertManagerCrds(cluster: ClusterClient): Promise<vo
   const { Dir } = JSON.parse(stdout) as { Dir?: string };
   if (!Dir) throw new Error(`go mod download gave no directory for ${CERT_MANAGER_MODULE}: ${stdout}`);
   await cluster.kubectl(['apply', '--server-side', '--force-conflicts', '-f', join(Dir, 'deploy/crds')]);
-  // Polled: `kubectl wait --for=condition=Established` fails outright while a new CRD has no status yet.
   for (const crd of [
     'certificates.cert-manager.io',
     'issuers.cert-manager.io',
     'clusterissuers.cert-manager.io',
   ]) {
-    await waitFor(`CRD ${crd} to be Established`, async () => {
-      const got = await cluster.kubectl([
-        'get',
-        'crd',
-        crd,
-        '-o',
-        'jsonpath={.status.conditions[?(@.type=="Established")].status}',
-      ]);
-      return got.stdout.trim() === 'True' ? done(undefined) : notYet(got.stdout);
-    });
+    await cluster.waitForCrdEstablished(crd);
   }
 }
 

@@ -102,17 +102,7 @@ beforeAll(async () => {
   const state = await startCluster({ dir, nodes: 3, controlPlane: true, builtInDaemonSetController: true });
   cluster = new ClusterClient(state.kubeconfig);
   await cluster.kubectl(['apply', '--server-side', '-f', CRD_FILE]);
-  // `kubectl wait` fails while the CRD has no status yet; poll instead.
-  await waitFor('the CRD to be Established', async () => {
-    const got = await cluster.kubectl([
-      'get',
-      'crd',
-      'daemonsets.everynode.dev',
-      '-o',
-      'jsonpath={.status.conditions[?(@.type=="Established")].status}',
-    ]);
-    return got.stdout.trim() === 'True' ? done(undefined) : notYet(got.stdout);
-  });
+  await cluster.waitForCrdEstablished('daemonsets.everynode.dev');
   namespace = await cluster.createNamespace('crd-mode-');
   workers = await cluster.workerNames();
   everynode = await Everynode.start(cluster, {

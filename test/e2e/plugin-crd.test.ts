@@ -210,7 +210,7 @@ beforeAll(async () => {
   workers = await cluster.workerNames();
   namespace = await cluster.createNamespace('plugin-crd-');
   ok(await run(['apply', '--server-side', '-f', CRD]));
-  ok(await run(['wait', '--for=condition=Established', '--timeout=60s', 'crd/daemonsets.everynode.dev']));
+  await cluster.waitForCrdEstablished('daemonsets.everynode.dev');
   everynode = await Everynode.start(cluster, {
     namespaces: [namespace],
     controller: { extraArgs: ['--mode=crd'] },

@@ -130,6 +130,27 @@ export class ClusterClient {
   }
 
   /** Deletes the node and waits until it is gone (kwok nodes have no finalizers). */
+  /**
+   * Waits until the CRD is Established. Polled: `kubectl wait --for=condition=Established` fails at
+   * once ("status.conditions accessor error") while a just-created CRD has no status yet.
+   */
+  async waitForCrdEstablished(name: string, options: WaitOptions = {}): Promise<void> {
+    await waitFor(
+      `CRD ${name} to be Established`,
+      async () => {
+        const got = await this.kubectl([
+          'get',
+          'crd',
+          name,
+          '-o',
+          'jsonpath={.status.conditions[?(@.type=="Established")].status}',
+        ]);
+        return got.stdout.trim() === 'True' ? done(undefined) : notYet(got.stdout);
+      },
+      options,
+    );
+  }
+
   /** Names of the nodes without the control-plane role label, sorted. */
   async workerNames(): Promise<string[]> {
     return (await this.core.listNode()).items
