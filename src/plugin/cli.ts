@@ -351,25 +351,12 @@ export function parseCommandLine(argv: readonly string[]): Command {
   if (!allowed)
     throw new UsageError(`unknown command "${verb}" for "${PROGRAM} rollout"`, `${PROGRAM} rollout`);
   if (given.get('help') === true) return { kind: 'help', text: helpText(path) };
-  if (unknown) fail(`unknown flag: ${unknown}`);
-  if (missing) fail(`flag needs an argument: ${missing}`);
-  for (const name of given.keys()) {
-    if (!GLOBAL.includes(name as FlagName) && !allowed.includes(name as FlagName)) {
-      fail(`unknown flag: ${rawNames.get(name) ?? `--${name}`} (not a flag of "rollout ${verb}")`);
-    }
-  }
-  const ref = parseResource(rest);
-  if (isResourceError(ref)) return fail(ref.error);
-  const str = (name: FlagName) => {
-    const v = given.get(name);
-    return typeof v === 'string' ? v : undefined;
-  };
-  const global: GlobalOptions = {
-    namespace: str('namespace'),
-    kubeconfig: str('kubeconfig'),
-    context: str('context'),
-  };
-  if (global.namespace === '') fail('a namespace may not be empty: -n NAMESPACE');
+  const { ref, str, global } = commonArgs(
+    { rest, given, rawNames, unknown, missing },
+    allowed,
+    `rollout ${verb}`,
+    fail,
+  );
 
   switch (verb) {
     case 'status': {
@@ -466,23 +453,28 @@ const KIND_SPELLINGS: Record<string, 'apps' | 'everynode.dev'> = {
   'daemonsets.everynode.dev': 'everynode.dev',
 };
 
-function parseMigrate(
-  rest: readonly string[],
-  given: ReadonlyMap<string, string | boolean>,
-  rawNames: ReadonlyMap<string, string>,
-  unknown: string | undefined,
-  missing: string | undefined,
-): Command {
-  const helpCommand = `${PROGRAM} migrate`;
-  const fail = (message: string): never => {
-    throw new UsageError(message, helpCommand);
-  };
-  if (given.get('help') === true) return { kind: 'help', text: MIGRATE_HELP };
+/**
+ * What every command checks the same way: no unknown or incomplete flag, only the global flags and
+ * the command's own, one resource argument, a non-empty namespace.
+ */
+function commonArgs(
+  parsed: {
+    rest: readonly string[];
+    given: ReadonlyMap<string, string | boolean>;
+    rawNames: ReadonlyMap<string, string>;
+    unknown: string | undefined;
+    missing: string | undefined;
+  },
+  allowed: readonly FlagName[],
+  command: string,
+  fail: (message: string) => never,
+): { ref: ResourceRef; str: (name: FlagName) => string | undefined; global: GlobalOptions } {
+  const { rest, given, rawNames, unknown, missing } = parsed;
   if (unknown) fail(`unknown flag: ${unknown}`);
   if (missing) fail(`flag needs an argument: ${missing}`);
   for (const name of given.keys()) {
-    if (!GLOBAL.includes(name as FlagName) && !MIGRATE_FLAGS.includes(name as FlagName)) {
-      fail(`unknown flag: ${rawNames.get(name) ?? `--${name}`} (not a flag of "migrate")`);
+    if (!GLOBAL.includes(name as FlagName) && !allowed.includes(name as FlagName)) {
+      fail(`unknown flag: ${rawNames.get(name) ?? `--${name}`} (not a flag of "${command}")`);
     }
   }
   const ref = parseResource(rest);
@@ -497,6 +489,27 @@ function parseMigrate(
     context: str('context'),
   };
   if (global.namespace === '') fail('a namespace may not be empty: -n NAMESPACE');
+  return { ref, str, global };
+}
+
+function parseMigrate(
+  rest: readonly string[],
+  given: ReadonlyMap<string, string | boolean>,
+  rawNames: ReadonlyMap<string, string>,
+  unknown: string | undefined,
+  missing: string | undefined,
+): Command {
+  const helpCommand = `${PROGRAM} migrate`;
+  const fail = (message: string): never => {
+    throw new UsageError(message, helpCommand);
+  };
+  if (given.get('help') === true) return { kind: 'help', text: MIGRATE_HELP };
+  const { ref, str, global } = commonArgs(
+    { rest, given, rawNames, unknown, missing },
+    MIGRATE_FLAGS,
+    'migrate',
+    fail,
+  );
   const to = str('to');
   if (to !== undefined) {
     const group = KIND_SPELLINGS[to.toLowerCase()];

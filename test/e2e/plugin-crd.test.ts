@@ -10,11 +10,10 @@
 // promote patching spec.rollout and rollout status stopping at its partition;
 // migrate back --to apps/v1 (refused while spec.rollout is set) with the pods
 // adopted by kube-controller-manager, UIDs unchanged.
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { V1ControllerRevision, V1DaemonSet, V1Pod } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MANAGED_LABEL, controllerRefOf } from '../../src/contract/daemon-pod.ts';
@@ -23,6 +22,7 @@ import { startCluster, stopCluster } from '../harness/cluster.ts';
 import { ClusterClient, isApiError } from '../harness/kube.ts';
 import { binDir, repoRoot } from '../harness/tools.ts';
 import { done, notYet, waitFor } from '../harness/wait.ts';
+import { lastLine, ok, runKubectl, type CliRun } from './support/plugin-cli.ts';
 import { Everynode, isServing } from './support/everynode.ts';
 
 const CRD = join(repoRoot, 'charts/everynode/crds/daemonsets.everynode.dev.yaml');
@@ -38,35 +38,10 @@ let everynode: Everynode | undefined;
 let namespace: string;
 let workers: string[];
 
-interface Run {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
-
-function run(args: readonly string[]): Promise<Run> {
-  const env = {
-    ...process.env,
-    KUBECONFIG: cluster.kubeconfigPath,
-    PATH: [binDir, dirname(process.execPath), process.env.PATH ?? ''].join(':'),
-  };
-  return new Promise((resolve) => {
-    execFile(join(binDir, 'kubectl'), [...args], { env, timeout: 240_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ stdout, stderr, code });
-    });
-  });
-}
-
+type Run = CliRun;
+const run = (args: readonly string[]): Promise<Run> => runKubectl(cluster.kubeconfigPath, args, 240_000);
 const everynodeCli = (...args: string[]) => run(['everynode', ...args, '-n', namespace]);
 const kubectl = (...args: string[]) => run([...args, '-n', namespace]);
-
-function ok(r: Run): Run {
-  expect(r.code, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
-  return r;
-}
-
-const lastLine = (text: string) => text.trim().split('\n').at(-1) ?? '';
 /** Everything after the first line (kubectl's `daemonset.apps/NAME …` header). */
 const body = (text: string) => text.slice(text.indexOf('\n') + 1);
 

@@ -5,13 +5,13 @@
 // resume (also of an auto-pause), promote (and a refused --partition that
 // changes nothing), history / undo against kubectl's own, rollout status on a
 // plain, a paused and a partitioned rollout, `-o wide`, NotFound and --help.
-import { execFile } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { V1DaemonSet } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { e2eCluster } from '../harness/e2e.ts';
 import { binDir, repoRoot } from '../harness/tools.ts';
+import { lastLine, ok, runKubectl, type CliRun } from './support/plugin-cli.ts';
 import { Everynode, podsOf, readDaemonSet, waitForDaemonPods, waitForStatus } from './support/everynode.ts';
 
 const cluster = e2eCluster();
@@ -27,37 +27,10 @@ const PARTITION = 'rollout.everynode.dev/partition';
 const NODE_SELECTOR = 'rollout.everynode.dev/node-selector';
 const AUTO_PAUSE = 'rollout.everynode.dev/auto-pause';
 
-interface Run {
-  stdout: string;
-  stderr: string;
-  code: number;
-}
-
-/** Runs `kubectl <args>` the way a user would, with bin/ (kubectl and the plugin) and the project's Node first on PATH. */
-function run(args: readonly string[]): Promise<Run> {
-  const env = {
-    ...process.env,
-    KUBECONFIG: cluster.kubeconfigPath,
-    PATH: [binDir, dirname(process.execPath), process.env.PATH ?? ''].join(':'),
-  };
-  return new Promise((resolve) => {
-    execFile(join(binDir, 'kubectl'), [...args], { env, timeout: 150_000 }, (error, stdout, stderr) => {
-      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
-      resolve({ stdout, stderr, code });
-    });
-  });
-}
-
+type Run = CliRun;
+const run = (args: readonly string[]): Promise<Run> => runKubectl(cluster.kubeconfigPath, args, 150_000);
 const everynodeCli = (...args: string[]) => run(['everynode', ...args, '-n', namespace]);
 const kubectl = (...args: string[]) => run([...args, '-n', namespace]);
-
-/** Fails with the command's output when it did not exit 0. */
-function ok(r: Run): Run {
-  expect(r.code, `exit ${r.code}\nstdout: ${r.stdout}\nstderr: ${r.stderr}`).toBe(0);
-  return r;
-}
-
-const lastLine = (text: string) => text.trim().split('\n').at(-1) ?? '';
 
 function nginx(name: string, annotations: Record<string, string> = {}) {
   return {
