@@ -27,6 +27,13 @@ export const REASON_PAUSED = 'RolloutPaused';
 export const REASON_AUTO_PAUSED = 'RolloutAutoPaused';
 export const REASON_RESUMED = 'Resumed';
 
+/** Every message of everynode's conditions starts `revision <ControllerRevision name>: `. */
+export const CONDITION_REVISION_PREFIX = /^revision (\S+): /;
+
+/** The revision a condition's message names, or undefined. */
+export const conditionRevision = (c: { message?: string } | undefined): string | undefined =>
+  CONDITION_REVISION_PREFIX.exec(c?.message ?? '')?.[1];
+
 export type Partition = { count: number } | { percent: number };
 
 export interface RolloutSettings {

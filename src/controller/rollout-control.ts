@@ -18,10 +18,12 @@ import {
   REASON_PROGRESSING,
   ROLLOUT_PREFIX,
   WAVE,
+  conditionRevision,
   partitionCount,
   type RolloutSettings,
 } from '../contract/rollout.ts';
 import { timeMillis } from '../contract/daemon-pod.ts';
+import { wireTime } from '../machinery/time.ts';
 import { labelSelectorMatches } from '../machinery/label-selector.ts';
 import {
   availableAtMs,
@@ -120,7 +122,6 @@ export function autoPauseTrigger(
   return undefined;
 }
 
-const REVISION_PREFIX = /^revision (\S+): /;
 const OWNED_CONDITIONS: ReadonlySet<string> = new Set([PROGRESSING, AUTO_PAUSED, WAVE]);
 const WAVE_PREFIX = /^wave (\d+)\/(\d+)/;
 
@@ -142,6 +143,11 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
   // Nodes that should run a pod, and nodes whose pods may stay (a NotReady node is tainted
   // not-ready:NoSchedule, so it should not get a new pod, but its pod continues to run): those
   // are the nodes a dead one is among.
+  /** NotReady since before the update began. */
+  const isDead = (node: V1Node): boolean => {
+    const since = ms(readyCondition(node)?.lastTransitionTime);
+    return !nodeReady(node) && (since === undefined || since < revision.createdAtMs);
+  };
   const states: NodeState[] = [];
   let desired = 0;
   for (const node of ctx.nodes) {
@@ -153,20 +159,13 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
     else if (!placement.shouldContinueRunning || live.length === 0) continue;
     const newPod = live.find((p) => isPodUpdated(p, ctx.hash, ctx.generation));
     const oldPod = live.find((p) => !isPodUpdated(p, ctx.hash, ctx.generation));
-    const since = ms(readyCondition(node)?.lastTransitionTime);
-    const dead = !nodeReady(node) && (since === undefined || since < revision.createdAtMs);
+    const dead = isDead(node);
     const wave = settings.waves ? node.metadata?.labels?.[settings.waves.key] : undefined;
     states.push({ name, node, oldPod, newPod, inProgress: !!oldPod && !!newPod, dead, wave });
   }
   // Every dead node, also one left out above (its pods all terminating): those never use the budget.
-  const dead = new Set(
-    ctx.nodes
-      .filter((node) => {
-        const since = ms(readyCondition(node)?.lastTransitionTime);
-        return !nodeReady(node) && (since === undefined || since < revision.createdAtMs);
-      })
-      .map(nodeNameOf),
-  );
+  const dead = new Set(ctx.nodes.filter(isDead).map(nodeNameOf));
+  const stateOf = new Map(states.map((st) => [st.name, st]));
 
   // ---- order: in progress first, then wave order, then node name --------------------------------
   const waveOrder = waveGroups(states, settings.waves !== undefined);
@@ -197,14 +196,13 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
     budgeted.size === 0 && states.every((s) => s.dead || s.oldPod || (s.newPod && available(s.newPod)));
   // The stored condition speaks for this revision only (a new template starts afresh).
   const storedFor = storedOf(PROGRESSING);
-  const storedProgress =
-    REVISION_PREFIX.exec(storedFor?.message ?? '')?.[1] === revision.name ? storedFor : undefined;
+  const storedProgress = conditionRevision(storedFor) === revision.name ? storedFor : undefined;
   /** The rollout of this revision finished once: later failures are not the rollout's. */
   const finished = complete || storedProgress?.reason === REASON_AVAILABLE;
 
   // ---- auto-pause --------------------------------------------------------------------------------
   const storedAuto = storedOf(AUTO_PAUSED);
-  const storedAutoRevision = REVISION_PREFIX.exec(storedAuto?.message ?? '')?.[1];
+  const storedAutoRevision = conditionRevision(storedAuto);
   let autoCondition: V1DaemonSetCondition | undefined;
   let autoPaused = false;
   if (storedAuto && storedAutoRevision === revision.name) {
@@ -317,19 +315,18 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
     }
   }
 
+  // Dead nodes are replaced last, whatever their wave: once every live node the rollout updates
+  // has an available new pod.
+  const liveDone = states.every(
+    (o) => o.dead || (o.oldPod && !budgeted.has(o.name)) || (!o.oldPod && o.newPod && available(o.newPod)),
+  );
   const mayReplace = (nodeName: string): boolean => {
     if (paused) return false;
-    const s = states.find((x) => x.name === nodeName);
+    const s = stateOf.get(nodeName);
     if (!s) return true; // not a node the rollout looks at: its pods are manage's business
     if (s.inProgress) return true;
     if (!budgeted.has(nodeName)) return false;
-    if (s.dead) {
-      // Replaced last, whatever its wave: once every live node the rollout updates has an available new pod.
-      return states.every(
-        (o) =>
-          o.dead || (o.oldPod && !budgeted.has(o.name)) || (!o.oldPod && o.newPod && available(o.newPod)),
-      );
-    }
+    if (s.dead) return liveDone;
     if (allowedWave !== undefined && waveIndex.get(nodeName) !== allowedWave) return false;
     return true;
   };
@@ -461,7 +458,7 @@ export function mergeConditions(
   now: number,
 ): V1DaemonSetCondition[] {
   const out = (stored ?? []).filter((c) => !OWNED_CONDITIONS.has(c.type));
-  const at = new Date(now).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  const at = wireTime(now);
   for (const c of ours) {
     const prev = (stored ?? []).find((s) => s.type === c.type);
     const same = prev && prev.status === c.status && prev.reason === c.reason;

@@ -26,7 +26,9 @@ import {
   REASON_AVAILABLE,
   REASON_DEADLINE,
   REASON_PAUSED,
+  CONDITION_REVISION_PREFIX,
   WAVE,
+  conditionRevision,
   partitionCount,
 } from '../contract/rollout.ts';
 import { getPatch, matchesRevision, revisionHash } from '../controller/history.ts';
@@ -60,11 +62,7 @@ export function currentRevision(
   return rev ? { name: rev.metadata?.name ?? '', hash: revisionHash(rev) } : undefined;
 }
 
-const REVISION_PREFIX = /^revision (\S+): /;
-
-/** The revision a condition's message names (`revision <name>: …`). */
-export const conditionRevision = (c: V1DaemonSetCondition | undefined): string | undefined =>
-  REVISION_PREFIX.exec(c?.message ?? '')?.[1];
+export { conditionRevision };
 
 const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
@@ -190,7 +188,7 @@ export function rolloutStatus(ds: AnyDaemonSet, revision?: string): StatusResult
     };
   }
   // The counters reached the target but the controller's condition has not caught up yet.
-  const said = (progressing?.message ?? '').replace(REVISION_PREFIX, '');
+  const said = (progressing?.message ?? '').replace(CONDITION_REVISION_PREFIX, '');
   return {
     state: 'waiting',
     line: `Waiting for daemon set ${q} rollout to finish${said ? `: ${said}` : ''}${note}...`,
