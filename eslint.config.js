@@ -41,6 +41,7 @@ export default tseslint.config(
       'src/controller/reserved-labels.ts',
       'src/controller/rollout-control.ts',
       'src/controller/rollout-settings.ts',
+      'src/controller/in-place.ts',
       'src/controller/types.ts',
       'src/contract/*.ts',
       'src/machinery/label-selector.ts',

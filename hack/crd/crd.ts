@@ -426,8 +426,7 @@ function rolloutSchema(labelSelector: Schema): Schema {
       "everynode's rollout control (docs/rollout.md): the rollout.everynode.dev/* annotations of an apps/v1 DaemonSet as typed fields. Acts on the RollingUpdate strategy (OnDelete replaces only what you delete). Nodes update in one order: replacements under way first, then by wave (when waves is set), then by node name.",
     type: 'object',
     properties: {
-      // A later issue adds `updateMode` here (its own enum and CEL rule). Keep the field names in
-      // step with src/contract/rollout.ts RolloutSpec.
+      // Keep the field names in step with src/contract/rollout.ts RolloutSpec.
       autoPause: {
         description:
           'Stop the rollout by itself when a new-revision pod crash-loops (CrashLoopBackOff, 3 or more restarts), cannot pull its image, is not Ready within minReadySeconds + 5 min, or its node turns NotReady after receiving it. Holds until the template changes again or `kubectl everynode rollout resume`.',
@@ -456,6 +455,12 @@ function rolloutSchema(labelSelector: Schema): Schema {
         type: 'integer',
         format: 'int32',
         minimum: 1,
+      },
+      updateMode: {
+        description:
+          'How a pod is replaced. Recreate (default): deleted and created anew, as upstream does. InPlaceIfPossible: when the only template differences are container or init-container images (and cpu/memory resources, through the pod resize subresource, where the QoS class stays the same), the pod is patched instead: same node, UID, IP and volumes, within maxUnavailable; any other difference, a maxSurge rollout or a refused patch falls back to Recreate for that pod.',
+        type: 'string',
+        enum: ['Recreate', 'InPlaceIfPossible'],
       },
       waves: {
         description:

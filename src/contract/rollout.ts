@@ -12,6 +12,55 @@ export const WAVES_ANNOTATION = `${ROLLOUT_PREFIX}waves`;
 export const WAVE_SOAK_ANNOTATION = `${ROLLOUT_PREFIX}wave-soak-seconds`;
 export const PROGRESS_DEADLINE_ANNOTATION = `${ROLLOUT_PREFIX}progress-deadline-seconds`;
 export const AUTO_PAUSE_ANNOTATION = `${ROLLOUT_PREFIX}auto-pause`;
+export const UPDATE_MODE_ANNOTATION = `${ROLLOUT_PREFIX}update-mode`;
+
+/**
+ * How the rollout replaces a pod. Recreate (the default, upstream's only way): delete it and
+ * create a new one. InPlaceIfPossible: when the pod's revision and the update revision differ
+ * only in fields a running pod may change (container images; cpu/memory resources through the
+ * resize subresource), patch the pod instead; otherwise, or when the API server refuses the
+ * patch, Recreate that pod.
+ */
+export type UpdateMode = 'Recreate' | 'InPlaceIfPossible';
+export const UPDATE_MODES: readonly UpdateMode[] = ['Recreate', 'InPlaceIfPossible'];
+
+/**
+ * Written by the controller on a pod it updates in place (never on a user's object): the
+ * revision the pod is moving to and what its containers reported before, so the controller can
+ * tell when the kubelet has restarted them with the new image. JSON, see InPlaceRecord.
+ */
+export const IN_PLACE_UPDATE_ANNOTATION = `${ROLLOUT_PREFIX}in-place-update`;
+
+/** The IN_PLACE_UPDATE_ANNOTATION value. */
+export interface InPlaceRecord {
+  /** controller-revision-hash of the revision the pod was patched to. */
+  revision: string;
+  /** When the patch was sent (RFC 3339). */
+  startedAt: string;
+  /** Per container whose image changed: what its status reported before the patch. */
+  containers: Record<string, { imageID: string; restartCount: number }>;
+  /** Containers resized through the resize subresource. */
+  resized?: string[];
+}
+
+/** Parses an IN_PLACE_UPDATE_ANNOTATION value; undefined when absent or not one (ignored then). */
+export function parseInPlaceRecord(raw: string | undefined): InPlaceRecord | undefined {
+  if (raw === undefined) return undefined;
+  try {
+    const v = JSON.parse(raw) as Partial<InPlaceRecord> | null;
+    if (!v || typeof v.revision !== 'string' || typeof v.startedAt !== 'string') return undefined;
+    if (typeof v.containers !== 'object' || v.containers === null) return undefined;
+    const resized = Array.isArray(v.resized) ? v.resized.filter((n) => typeof n === 'string') : undefined;
+    return {
+      revision: v.revision,
+      startedAt: v.startedAt,
+      containers: v.containers,
+      ...(resized ? { resized } : {}),
+    };
+  } catch {
+    return undefined;
+  }
+}
 
 /** The condition types everynode owns in DaemonSet status.conditions. */
 export const PROGRESSING = 'Progressing';
@@ -43,6 +92,7 @@ export interface RolloutSettings {
   waves?: { key: string; soakSeconds: number };
   progressDeadlineSeconds?: number;
   autoPause: boolean;
+  updateMode: UpdateMode;
 }
 
 export interface SettingProblem {
@@ -52,7 +102,16 @@ export interface SettingProblem {
   message: string;
 }
 
-export const DEFAULT_ROLLOUT_SETTINGS: RolloutSettings = { paused: false, autoPause: false };
+export const DEFAULT_ROLLOUT_SETTINGS: RolloutSettings = {
+  paused: false,
+  autoPause: false,
+  updateMode: 'Recreate',
+};
+
+function parseUpdateMode(annotation: string, raw: string): UpdateMode | SettingProblem {
+  if ((UPDATE_MODES as readonly string[]).includes(raw)) return raw as UpdateMode;
+  return { annotation, value: raw, message: `must be "Recreate" (the default) or "InPlaceIfPossible"` };
+}
 
 const NON_NEGATIVE_INT = /^(0|[1-9]\d{0,8})$/;
 
@@ -208,6 +267,11 @@ export function parseRolloutSettings(annotations: Record<string, string> | undef
     (raw) => parseSeconds(PROGRESS_DEADLINE_ANNOTATION, raw, 1),
     (v) => (settings.progressDeadlineSeconds = v),
   );
+  take(
+    UPDATE_MODE_ANNOTATION,
+    (raw) => parseUpdateMode(UPDATE_MODE_ANNOTATION, raw),
+    (v) => (settings.updateMode = v),
+  );
   let soak: number | undefined;
   take(
     WAVE_SOAK_ANNOTATION,
@@ -242,6 +306,8 @@ export interface RolloutSpec {
   waves?: { nodeLabelKey: string; soakSeconds?: number };
   progressDeadlineSeconds?: number;
   autoPause?: boolean;
+  /** Recreate (default) or InPlaceIfPossible. */
+  updateMode?: UpdateMode;
 }
 
 /** The settings of a typed rollout block, with the problems of any value the schema let through. */
@@ -261,6 +327,11 @@ export function rolloutSettingsFromSpec(spec: RolloutSpec | undefined): {
   if (r.paused !== undefined) settings.paused = r.paused;
   if (r.autoPause !== undefined) settings.autoPause = r.autoPause;
   if (r.progressDeadlineSeconds !== undefined) settings.progressDeadlineSeconds = r.progressDeadlineSeconds;
+  if (r.updateMode !== undefined) {
+    const m = parseUpdateMode('spec.rollout.updateMode', String(r.updateMode));
+    if (typeof m === 'object') problems.push(m);
+    else settings.updateMode = m;
+  }
   if (r.waves !== undefined) {
     settings.waves = { key: r.waves.nodeLabelKey, soakSeconds: r.waves.soakSeconds ?? 0 };
   }

@@ -28,7 +28,17 @@ import type { FailedPodBackoff } from './backoff.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import { isUsableExistingRevision } from './history.ts';
 import { mergeStatus } from './status.ts';
-import type { ClaimPatch, ClaimsPlan, HistoryPlan, Plan, PodCreate, PodDelete, Snapshot } from './types.ts';
+import { inPlaceRefusalKey } from './in-place.ts';
+import type {
+  ClaimPatch,
+  ClaimsPlan,
+  HistoryPlan,
+  Plan,
+  PodCreate,
+  PodDelete,
+  PodInPlaceUpdate,
+  Snapshot,
+} from './types.ts';
 
 export interface ExecutorDeps {
   client: KubeClient;
@@ -38,6 +48,8 @@ export interface ExecutorDeps {
   failedPodBackoff: FailedPodBackoff;
   /** Last valid rollout settings per DaemonSet UID; a plan's valid settings land here. */
   rolloutSettings?: Map<string, RolloutSettings>;
+  /** In-place updates the API server refused (`<pod uid>/<hash>`); the planner recreates those pods. */
+  inPlaceRefused?: InPlaceRefusals;
   logger: Logger;
   /** Aborted when this process must stop writing (leadership lost, shutdown). */
   signal?: AbortSignal;
@@ -51,6 +63,7 @@ export interface ExecuteResult {
   requeueAfterMs: number | undefined;
   created: number;
   deleted: number;
+  updatedInPlace: number;
 }
 
 /** Several failures of one sync, reported together (upstream utilerrors.NewAggregate). */
@@ -72,7 +85,12 @@ export async function executePlan(
   const ds = { apiVersion: apiVersionOf(kind), kind: kind.kind, ...snapshot.ds };
   const key = objectKey(ds);
   const log = deps.logger.child({ daemonset: key });
-  const result: ExecuteResult = { requeueAfterMs: plan.requeueAfterMs, created: 0, deleted: 0 };
+  const result: ExecuteResult = {
+    requeueAfterMs: plan.requeueAfterMs,
+    created: 0,
+    deleted: 0,
+    updatedInPlace: 0,
+  };
 
   const recordPlan = () => {
     for (const e of plan.events) deps.events.event(ds, e.type, e.reason, e.message);
@@ -98,19 +116,23 @@ export async function executePlan(
   recordPlan();
 
   const errors: unknown[] = [];
-  if (plan.creates.length > 0 || plan.deletes.length > 0) {
+  const inPlace = plan.inPlaceUpdates;
+  if (plan.creates.length > 0 || plan.deletes.length > 0 || inPlace.length > 0) {
     // Before any call: a watch event may arrive before the call returns (upstream SetExpectations).
     deps.expectations.setExpectations(
       key,
       plan.creates.length,
       plan.deletes.map((d) => d.uid),
+      new Map(inPlace.map((u) => [u.uid, u.hash])),
     );
-    const [created, deleted] = await Promise.all([
+    const [created, deleted, updated] = await Promise.all([
       createPods(deps, ds, key, plan.creates, errors, log),
       deletePods(deps, ds, key, plan.deletes, errors, log),
+      updatePodsInPlace(deps, ds, key, inPlace, errors, log),
     ]);
     result.created = created;
     result.deleted = deleted;
+    result.updatedInPlace = updated;
   }
 
   for (const name of plan.history.deleteOld) {
@@ -322,6 +344,83 @@ async function deletePods(
         if (isNotFound(err)) return false;
         deps.events.event(ds, 'Warning', 'FailedDelete', `Error deleting: ${errorText(err)}`);
         log.warn({ err, pod: name, reason }, 'failed to delete pod');
+        errors.push(err);
+        return false;
+      }
+    }),
+  );
+  return outcomes.filter(Boolean).length;
+}
+
+/** Status codes that mean "this pod cannot take this change in place", not "try again". */
+const REFUSED_CODES = new Set([400, 403, 405, 415, 422]);
+
+/**
+ * Remembers refused in-place updates so the next plan recreates those pods. Bounded: the oldest
+ * entries go first (a forgotten refusal costs one more refused patch, nothing else).
+ */
+export class InPlaceRefusals extends Set<string> {
+  private readonly limit: number;
+  constructor(limit = 10_000) {
+    super();
+    this.limit = limit;
+  }
+  override add(key: string): this {
+    super.add(key);
+    if (this.size > this.limit) this.delete(this.values().next().value!);
+    return this;
+  }
+}
+
+/**
+ * Moves pods to the update revision in place, all in parallel: the resize subresource first (when
+ * cpu/memory change), then one strategic-merge patch of labels, the in-place record and images,
+ * guarded by the pod's uid. A refusal (4xx other than NotFound/Conflict) is remembered so the next
+ * sync recreates the pod; NotFound means it is gone; anything else is retried with the sync.
+ */
+async function updatePodsInPlace(
+  deps: ExecutorDeps,
+  ds: V1DaemonSet,
+  key: string,
+  updates: PodInPlaceUpdate[],
+  errors: unknown[],
+  log: Logger,
+): Promise<number> {
+  const outcomes = await Promise.all(
+    updates.map(async (u) => {
+      const path = resourcePath(resources.pods, { namespace: ds.metadata?.namespace, name: u.name });
+      const patch = (suffix: string, body: unknown) =>
+        deps.client.request('PATCH', `${path}${suffix}`, {
+          body,
+          contentType: 'application/strategic-merge-patch+json',
+          signal: deps.signal,
+        });
+      try {
+        if (u.resize) await patch('/resize', u.resize);
+        await patch('', u.patch);
+        deps.events.event(ds, 'Normal', 'SuccessfulUpdatePodInPlace', `Updated pod in place: ${u.name}`);
+        log.debug({ pod: u.name, node: u.nodeName, revision: u.hash }, 'updated pod in place');
+        return true;
+      } catch (err) {
+        deps.expectations.lowerUpdates(key, [u.uid]);
+        if (isNotFound(err)) return false;
+        if (err instanceof ApiError && REFUSED_CODES.has(err.code)) {
+          deps.inPlaceRefused?.add(inPlaceRefusalKey(u.uid, u.hash));
+          deps.events.event(
+            ds,
+            'Warning',
+            'FailedUpdatePodInPlace',
+            `Error updating pod ${u.name} in place, recreating it: ${errorText(err)}`,
+          );
+        } else {
+          deps.events.event(
+            ds,
+            'Warning',
+            'FailedUpdatePodInPlace',
+            `Error updating pod ${u.name} in place: ${errorText(err)}`,
+          );
+        }
+        log.warn({ err, pod: u.name }, 'failed to update pod in place');
         errors.push(err);
         return false;
       }

@@ -7,6 +7,11 @@
 // Deletes are tracked by pod UID, as UIDTrackingControllerExpectations does:
 // a pod observed twice (its deletionTimestamp update, then its delete event)
 // only counts once, and a pod we did not delete does not count at all.
+//
+// everynode: in-place updates are tracked by pod UID and the revision hash the patch gave the
+// pod. Until the cache shows each patched pod with its new hash, the rolling update would still
+// see it as an available old pod and pick another one: more restarting at once than
+// maxUnavailable allows.
 
 /** upstream ExpectationsTimeout. */
 export const EXPECTATIONS_TTL_MS = 5 * 60_000;
@@ -18,6 +23,8 @@ export interface Expectation {
   dels: number;
   /** UIDs of the pods whose deletion is still expected. */
   deleteUids: ReadonlySet<string>;
+  /** Pods patched in place, by UID, with the revision hash the cache must show. */
+  updates: ReadonlyMap<string, string>;
   /** When the expectation was set, ms. */
   timestamp: number;
 }
@@ -26,6 +33,7 @@ interface MutableExpectation {
   adds: number;
   dels: number;
   deleteUids: Set<string>;
+  updates: Map<string, string>;
   timestamp: number;
 }
 
@@ -50,14 +58,28 @@ export class ControllerExpectations {
   satisfied(key: string): boolean {
     const e = this.entries.get(key);
     if (!e) return true;
-    if (e.adds <= 0 && e.dels <= 0) return true;
+    if (e.adds <= 0 && e.dels <= 0 && e.updates.size === 0) return true;
     return this.now() - e.timestamp > this.ttlMs;
   }
 
-  /** Replaces the record: `adds` creates and the deletion of the pods with these UIDs are expected. */
-  setExpectations(key: string, adds: number, deleteUids: readonly string[]): void {
+  /**
+   * Replaces the record: `adds` creates, the deletion of the pods with these UIDs and the pods
+   * updated in place (UID → new revision hash) are expected.
+   */
+  setExpectations(
+    key: string,
+    adds: number,
+    deleteUids: readonly string[],
+    updates: ReadonlyMap<string, string> = new Map(),
+  ): void {
     const uids = new Set(deleteUids);
-    this.entries.set(key, { adds, dels: uids.size, deleteUids: uids, timestamp: this.now() });
+    this.entries.set(key, {
+      adds,
+      dels: uids.size,
+      deleteUids: uids,
+      updates: new Map(updates),
+      timestamp: this.now(),
+    });
   }
 
   expectCreations(key: string, adds: number): void {
@@ -76,6 +98,24 @@ export class ControllerExpectations {
   /** A pod went away (or started terminating); counts only if we expected its deletion. */
   deletionObserved(key: string, uid: string): void {
     this.lowerExpectations(key, 0, [uid]);
+  }
+
+  /**
+   * A pod was seen (updated, or gone): an expected in-place update is observed once the pod
+   * carries the expected hash, or is deleted (`hash` undefined).
+   */
+  updateObserved(key: string, uid: string, hash: string | undefined): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    const expected = e.updates.get(uid);
+    if (expected !== undefined && (hash === undefined || hash === expected)) e.updates.delete(uid);
+  }
+
+  /** Forgets expected in-place updates (failed patches). */
+  lowerUpdates(key: string, uids: readonly string[]): void {
+    const e = this.entries.get(key);
+    if (!e) return;
+    for (const uid of uids) e.updates.delete(uid);
   }
 
   /** Forgets `adds` creates and the given expected deletions (skipped or failed calls). */

@@ -23,7 +23,7 @@ import type { WorkQueue } from '../machinery/workqueue.ts';
 import { BY_CONTROLLER, BY_NAMESPACE, type DaemonSetCaches } from './caches.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import { nodeShouldRunDaemonPod } from './placement.ts';
-import { isPodReady } from './pods.ts';
+import { isPodReady, podHash } from './pods.ts';
 import { usesRolloutControl } from './rollout-control.ts';
 
 export interface HandlerDeps {
@@ -68,6 +68,7 @@ export function registerEventHandlers(deps: HandlerDeps): void {
     const ds = resolveControllerRef(pod.metadata?.namespace, controllerRefOf(pod));
     if (!ds) return;
     expectations.deletionObserved(objectKey(ds), pod.metadata?.uid ?? '');
+    expectations.updateObserved(objectKey(ds), pod.metadata?.uid ?? '', undefined);
     enqueue(ds);
   };
 
@@ -99,6 +100,7 @@ export function registerEventHandlers(deps: HandlerDeps): void {
     if (curRef) {
       const ds = resolveControllerRef(cur.metadata?.namespace, curRef);
       if (!ds) return;
+      expectations.updateObserved(objectKey(ds), cur.metadata?.uid ?? '', podHash(cur) ?? '');
       enqueue(ds);
       const minReadySeconds = ds.spec?.minReadySeconds ?? 0;
       // upstream: one second more, against clock skew in AddAfter.

@@ -34,6 +34,7 @@ import { startCertRotator, type CertRotator, type CertRotatorConfig } from '../t
 import { FailedPodBackoff } from './backoff.ts';
 import { allInformers, createCaches, type DaemonSetCaches } from './caches.ts';
 import { ControllerExpectations } from './expectations.ts';
+import { InPlaceRefusals } from './executor.ts';
 import { registerEventHandlers } from './handlers.ts';
 import { syncDaemonSet } from './sync.ts';
 
@@ -150,6 +151,7 @@ export function newDaemonSetController(options: {
     burst: options.burst,
     networkUnavailable: options.networkUnavailable,
     ownerKind,
+    inPlaceRefused: new InPlaceRefusals(),
   };
   const loop = new ReconcileLoop<string>({
     name: CONTROLLER_NAME,

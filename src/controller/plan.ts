@@ -16,7 +16,8 @@ import { newPod } from './pod-template.ts';
 import { reservedSelectorProblem, reservedTemplateLabelWarnings } from './reserved-labels.ts';
 import { resolveRolloutSettings } from './rollout-settings.ts';
 import { planRolloutControl } from './rollout-control.ts';
-import { rollingUpdate } from './rolling-update.ts';
+import { replaceInPlace } from './in-place.ts';
+import { rollingUpdate, rolloutLimits } from './rolling-update.ts';
 import { computeHash } from './hash.ts';
 import { computeStatus } from './status.ts';
 import { buildSyncContext, placementOf, type SyncContext } from './sync-context.ts';
@@ -28,6 +29,7 @@ import type {
   PlannedEvent,
   PodCreate,
   PodDelete,
+  PodInPlaceUpdate,
   Snapshot,
 } from './types.ts';
 
@@ -122,11 +124,27 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
     (d) => d.reason !== 'surge-replaced' || !control || control.gate.mayReplace(d.nodeName ?? ''),
   );
   const events = [...rollout.events, ...managed.events];
+  let inPlaceUpdates: PodInPlaceUpdate[] = [];
   if (control && createNodes.length === 0 && deletes.length === 0) {
     const step = rollingUpdate(ctx, control.gate);
     createNodes = step.createNodes;
     deletes = step.deletes;
     events.push(...step.events);
+    if (rollout.settings.updateMode === 'InPlaceIfPossible') {
+      const inPlace = replaceInPlace(ctx, deletes, claimed.revisions, snapshot.inPlaceRefused);
+      deletes = inPlace.deletes;
+      inPlaceUpdates = inPlace.updates;
+      events.push(...inPlace.events);
+      if (createNodes.length > 0 && rolloutLimits(ctx).maxSurge > 0) {
+        events.push({
+          type: 'Normal',
+          reason: 'InPlaceUpdateNotPossible',
+          message:
+            'maxSurge is set, so pods are replaced surge-first (a new pod beside the old one) rather than in ' +
+            'place; set maxSurge to 0 to update them in place within maxUnavailable',
+        });
+      }
+    }
   }
   if (control) events.push(...control.events);
   history.deleteOld = cleanupHistory(ds, old, pods);
@@ -158,6 +176,7 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
     history,
     creates,
     deletes: deletes.slice(0, burst),
+    inPlaceUpdates: inPlaceUpdates.slice(0, burst),
     events,
     status: status.status,
     backoffUpdates: managed.backoffUpdates,
@@ -234,6 +253,7 @@ function emptyPlan(history: HistoryPlan, ds: V1DaemonSet, ownerKind: DaemonOwner
     history,
     creates: [],
     deletes: [],
+    inPlaceUpdates: [],
     events: [],
     status: undefined,
     backoffUpdates: [],

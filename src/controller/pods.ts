@@ -6,6 +6,7 @@ import {
   POD_TEMPLATE_GENERATION_LABEL,
   timeMillis,
 } from '../contract/daemon-pod.ts';
+import { inPlacePending } from './in-place.ts';
 
 /** Annotation holding the DaemonSet's template generation (apps/v1 DeprecatedTemplateGeneration). */
 export const TEMPLATE_GENERATION_ANNOTATION = 'deprecated.daemonset.template.generation';
@@ -31,8 +32,11 @@ export const isPodReady = (pod: V1Pod): boolean => readyCondition(pod)?.status =
  * podutil.IsPodAvailable: Ready, and either minReadySeconds is 0 or the Ready
  * condition turned true strictly more than minReadySeconds ago. A Ready
  * condition without lastTransitionTime is never available when minReadySeconds > 0.
+ * everynode: a pod updated in place is not available until the kubelet has restarted it with
+ * the new image (its Ready condition may still speak for the old container).
  */
 export function isPodAvailable(pod: V1Pod, minReadySeconds: number, now: number): boolean {
+  if (inPlacePending(pod)) return false;
   const since = readySinceMs(pod);
   if (since === null) return false;
   if (minReadySeconds <= 0) return true;
@@ -41,6 +45,7 @@ export function isPodAvailable(pod: V1Pod, minReadySeconds: number, now: number)
 
 /** When a Ready pod becomes available (ms), undefined if it never will by the clock alone. */
 export function availableAtMs(pod: V1Pod, minReadySeconds: number): number | undefined {
+  if (inPlacePending(pod)) return undefined;
   const since = readySinceMs(pod);
   if (since === null || since === undefined) return undefined;
   // Available once now > since + minReadySeconds, i.e. from the next millisecond on.
@@ -88,7 +93,11 @@ export function templateGeneration(ds: V1DaemonSet): string | undefined {
   return value.toString();
 }
 
-/** util.IsPodUpdated: the pod carries the current hash, or the current template generation. */
+/**
+ * util.IsPodUpdated: the pod carries the current hash, or the current template generation. (A pod
+ * updated in place carries the hash at once; status counts it updated only once it is done, see
+ * status.ts.)
+ */
 export function isPodUpdated(pod: V1Pod, hash: string, generation: string | undefined): boolean {
   const labels = pod.metadata?.labels ?? {};
   const templateMatches = generation !== undefined && labels[POD_TEMPLATE_GENERATION_LABEL] === generation;

@@ -6,6 +6,7 @@
 // the others, and the Progressing / RolloutAutoPaused / RolloutWave conditions
 // with their events. Pure: everything is derived from the snapshot, the stored
 // status conditions (controller-owned state) and the clock.
+import { podStartedAtMs } from './in-place.ts';
 import type { V1DaemonSet, V1DaemonSetCondition, V1Node, V1Pod } from '@kubernetes/client-node';
 import {
   AUTO_PAUSED,
@@ -106,7 +107,8 @@ export function autoPauseTrigger(
     }
     if (reason === 'ErrImagePull' || reason === 'ImagePullBackOff') return `${reason} (container ${s.name})`;
   }
-  const created = ms(pod.metadata?.creationTimestamp);
+  // A pod updated in place starts a new life with the update (it is briefly not Ready then).
+  const created = podStartedAtMs(pod);
   if (node && created !== undefined && !nodeReady(node)) {
     const since = ms(readyCondition(node)?.lastTransitionTime);
     if (since !== undefined && since > created)
@@ -215,7 +217,7 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
       const why = autoPauseTrigger(s.newPod, s.node, ctx.minReadySeconds, now);
       if (why) triggers.push(`pod ${podName(s.newPod)} on node ${s.name}: ${why}`);
       else if (!isPodReady(s.newPod)) {
-        const created = ms(s.newPod.metadata?.creationTimestamp);
+        const created = podStartedAtMs(s.newPod);
         if (created !== undefined)
           requeues.push(created + ctx.minReadySeconds * 1000 + NOT_READY_GRACE_MS + 1 - now);
       }

@@ -2,6 +2,7 @@
 // one place that decides which status fields the controller owns and how they
 // are laid over the stored status (the executor's retry uses mergeStatus too).
 import type { V1DaemonSetCondition, V1DaemonSetStatus } from '@kubernetes/client-node';
+import { inPlacePending } from './in-place.ts';
 import { mergeConditions } from './rollout-control.ts';
 import {
   availableAtMs,
@@ -79,7 +80,8 @@ export function countStatus(ctx: SyncContext): { counters: StatusCounters } {
       ready++;
       if (isPodAvailable(pod, ctx.minReadySeconds, ctx.now)) available++;
     }
-    if (isPodUpdated(pod, ctx.hash, ctx.generation)) updated++;
+    // everynode: a pod updated in place counts once the kubelet runs the new revision.
+    if (isPodUpdated(pod, ctx.hash, ctx.generation) && !inPlacePending(pod)) updated++;
   }
   return {
     counters: {

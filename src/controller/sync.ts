@@ -15,7 +15,7 @@ import type { KubeClient } from '../machinery/kube.ts';
 import type { RolloutSettings } from '../contract/rollout.ts';
 import type { FailedPodBackoff } from './backoff.ts';
 import { BY_CONTROLLER, orphansOf, type DaemonSetCaches } from './caches.ts';
-import { executePlan } from './executor.ts';
+import { executePlan, type InPlaceRefusals } from './executor.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import { planDaemonSet, selectsAllPods } from './plan.ts';
 import type { Snapshot } from './types.ts';
@@ -33,6 +33,8 @@ export interface SyncDeps {
   burst: number;
   networkUnavailable: NetworkUnavailableMode;
   ownerKind?: DaemonOwnerKind;
+  /** In-place updates the API server refused: the planner recreates those pods instead. */
+  inPlaceRefused?: InPlaceRefusals;
 }
 
 /** The snapshot of `ds` as the caches hold it now, or undefined when the DaemonSet is gone. */
@@ -61,6 +63,7 @@ export function readSnapshot(deps: SyncDeps, key: string): Snapshot | undefined 
     failedPodBackoff: deps.failedPodBackoff,
     burst: deps.burst,
     ...(deps.rolloutSettings.has(uid) ? { lastValidRollout: deps.rolloutSettings.get(uid) } : {}),
+    ...(deps.inPlaceRefused ? { inPlaceRefused: deps.inPlaceRefused } : {}),
   };
 }
 
@@ -85,6 +88,7 @@ export async function syncDaemonSet(
       events: deps.events,
       failedPodBackoff: deps.failedPodBackoff,
       rolloutSettings: deps.rolloutSettings,
+      ...(deps.inPlaceRefused ? { inPlaceRefused: deps.inPlaceRefused } : {}),
       logger: deps.logger,
       ...(signal ? { signal } : {}),
     },
@@ -98,6 +102,7 @@ export async function syncDaemonSet(
       released: plan.claims.release.length,
       created: result.created,
       deleted: result.deleted,
+      updatedInPlace: result.updatedInPlace,
       requeueAfterMs: result.requeueAfterMs,
       skipped: plan.skipped,
       ms: Math.round(performance.now() - started),

@@ -8,6 +8,7 @@ import type {
   V1Node,
   V1OwnerReference,
   V1Pod,
+  V1ResourceRequirements,
 } from '@kubernetes/client-node';
 import type { DaemonOwnerKind, NetworkUnavailableMode } from '../contract/daemon-pod.ts';
 import type { RolloutSettings } from '../contract/rollout.ts';
@@ -40,6 +41,8 @@ export interface Snapshot {
   burst: number;
   /** The DaemonSet's last valid rollout settings, kept by the controller while an annotation is invalid. */
   lastValidRollout?: RolloutSettings;
+  /** In-place updates the API server refused, keyed `<pod uid>/<revision hash>`: those pods are recreated. */
+  inPlaceRefused?: ReadonlySet<string>;
 }
 
 export interface BackoffEntry {
@@ -61,6 +64,27 @@ export interface PodDelete {
   nodeName: string | undefined;
   /** Why, for logs: 'excess' | 'failed' | 'succeeded' | 'node-gone' | 'misscheduled' | 'rolling-update' | 'surge-replaced' | 'unpinned'. */
   reason: string;
+}
+
+/**
+ * A pod moved to the update revision in place (update-mode InPlaceIfPossible): one strategic-merge
+ * PATCH of the pod (labels, the in-place record, images; guarded by its uid), preceded by a PATCH of
+ * its `resize` subresource when cpu/memory change.
+ */
+export interface PodInPlaceUpdate {
+  name: string;
+  uid: string;
+  nodeName: string;
+  /** The revision hash the pod moves to (its new controller-revision-hash label). */
+  hash: string;
+  patch: {
+    metadata: { uid: string; labels: Record<string, string>; annotations: Record<string, string> };
+    spec?: {
+      containers?: Array<{ name: string; image: string }>;
+      initContainers?: Array<{ name: string; image: string }>;
+    };
+  };
+  resize?: { spec: { containers: Array<{ name: string; resources: V1ResourceRequirements }> } };
 }
 
 export interface PlannedEvent {
@@ -118,6 +142,8 @@ export interface Plan {
   history: HistoryPlan;
   creates: PodCreate[];
   deletes: PodDelete[];
+  /** Pods the rolling update moves to the update revision in place instead of deleting them. */
+  inPlaceUpdates: PodInPlaceUpdate[];
   events: PlannedEvent[];
   /** The status to write, or undefined when the stored status is already equal (upstream storeDaemonSetStatus skip). */
   status: V1DaemonSetStatus | undefined;

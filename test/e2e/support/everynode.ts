@@ -527,6 +527,8 @@ export interface PodSample {
   uid: string;
   node: string | undefined;
   image: string | undefined;
+  /** The first container's image as its status reports it (what runs; differs from `image` mid in-place update). */
+  runningImage: string | undefined;
   revision: string | undefined;
   /** Ready and not terminating: the pod serves its node. */
   available: boolean;
@@ -562,6 +564,8 @@ export class PodSampler {
           uid: p.metadata?.uid ?? '',
           node: podNode(p),
           image: p.spec?.containers[0]?.image,
+          runningImage: p.status?.containerStatuses?.find((c) => c.name === p.spec?.containers[0]?.name)
+            ?.image,
           revision: p.metadata?.labels?.['controller-revision-hash'],
           available: isReady(p) && !isTerminating(p),
           terminating: isTerminating(p),

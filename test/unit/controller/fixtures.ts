@@ -301,6 +301,25 @@ export class Cluster {
     }
     if (plan.skipped) return;
 
+    for (const u of plan.inPlaceUpdates) {
+      const p = this.pods.find((x) => x.metadata?.uid === u.uid);
+      if (!p) continue;
+      p.metadata!.labels = { ...(p.metadata!.labels ?? {}), ...u.patch.metadata.labels };
+      p.metadata!.annotations = { ...(p.metadata!.annotations ?? {}), ...u.patch.metadata.annotations };
+      for (const { name, image } of [
+        ...(u.patch.spec?.containers ?? []),
+        ...(u.patch.spec?.initContainers ?? []),
+      ]) {
+        const c = [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find(
+          (x) => x.name === name,
+        );
+        if (c) c.image = image;
+      }
+      for (const { name, resources } of u.resize?.spec.containers ?? []) {
+        const c = p.spec?.containers.find((x) => x.name === name);
+        if (c) c.resources = resources;
+      }
+    }
     const deleted = new Set(plan.deletes.map((d) => d.uid));
     this.pods = this.pods.filter((p) => !deleted.has(p.metadata?.uid ?? ''));
     for (const c of plan.creates) {
@@ -332,6 +351,30 @@ export class Cluster {
     return this.revisions.reduce((a, b) => ((a.revision ?? 0) >= (b.revision ?? 0) ? a : b)).metadata!
       .labels![CONTROLLER_REVISION_HASH_LABEL]!;
   }
+}
+
+/**
+ * What a kubelet reports once it has restarted a pod's containers with the images its spec names
+ * (after an in-place update): each container running that image, restartCount + 1, Ready since `since`.
+ */
+export function markRestarted(p: V1Pod, since: number): void {
+  const before = p.status?.containerStatuses ?? [];
+  p.status = {
+    ...(p.status ?? {}),
+    containerStatuses: (p.spec?.containers ?? []).map((c) => {
+      const old = before.find((s) => s.name === c.name);
+      const changed = old?.image !== c.image;
+      return {
+        name: c.name,
+        image: c.image ?? '',
+        imageID: `sim://${c.image ?? ''}`,
+        ready: true,
+        restartCount: (old?.restartCount ?? 0) + (changed ? 1 : 0),
+        state: { running: { startedAt: iso(since) as never } },
+      };
+    }),
+  };
+  markReady(p, since);
 }
 
 export function markReady(p: V1Pod, since: number): void {
