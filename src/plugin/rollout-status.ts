@@ -33,6 +33,7 @@ import {
 } from '../contract/rollout.ts';
 import { getPatch, matchesRevision, revisionHash } from '../controller/history.ts';
 import { nodeShouldRunDaemonPod } from '../controller/placement.ts';
+import { inPlacePending } from '../controller/in-place.ts';
 import { isPodUpdated, templateGeneration } from '../controller/pods.ts';
 import { isEverynodeDaemonSet, rolloutOf, shortNameOf, type AnyDaemonSet } from './rollout-settings.ts';
 
@@ -243,7 +244,8 @@ export function formatTable(rows: readonly (readonly string[])[]): string {
 /**
  * One row per pod of the DaemonSet, plus one per node that should run a pod and
  * has none: NODE, POD, STATUS, REVISION (the pod's controller-revision-hash),
- * READY (containers), UPDATED (of the current revision), and WAVE (the node's
+ * READY (containers), UPDATED (of the current revision; `in-place` while an in-place update waits
+ * for the kubelet), and WAVE (the node's
  * value of the waves label) when waves are set. Sorted by node, then pod.
  */
 export function wideTable(input: WideInput): string {
@@ -269,7 +271,10 @@ export function wideTable(input: WideInput): string {
       podStatus(pod),
       pod.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL] ?? '<none>',
       podReady(pod),
-      String(isPodUpdated(pod, hash, generation)),
+      // Patched in place but not yet restarted by the kubelet: updated in the spec only.
+      isPodUpdated(pod, hash, generation) && inPlacePending(pod)
+        ? 'in-place'
+        : String(isPodUpdated(pod, hash, generation)),
     ];
     if (waveKey) cells.push(wave(node));
     rows.push({ node, pod: cells[1]!, cells });

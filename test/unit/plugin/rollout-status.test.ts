@@ -341,6 +341,25 @@ describe('wideTable', () => {
     ]);
   });
 
+  it('says in-place for a pod patched in place that the kubelet has not restarted yet', () => {
+    const patched = pod('agent-1', 'n1', 'new', true);
+    patched.metadata!.annotations = {
+      ...(patched.metadata!.annotations ?? {}),
+      'rollout.everynode.dev/in-place-update': JSON.stringify({
+        revision: 'new',
+        startedAt: '2026-01-01T00:00:00Z',
+        containers: { agent: { imageID: '', restartCount: 0 } },
+      }),
+    };
+    const table = wideTable({
+      ds: ds(),
+      pods: [patched],
+      nodes: [node('n1')],
+      revision: { name: 'agent-new', hash: 'new' },
+    });
+    expect(table.split('\n')[1]).toMatch(/ in-place$/);
+  });
+
   it('adds the WAVE column with waves', () => {
     const table = wideTable({
       ds: ds({ annotations: { 'rollout.everynode.dev/waves': 'zone' } }),
