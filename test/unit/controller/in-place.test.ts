@@ -18,6 +18,7 @@ import {
   qosClass,
 } from '../../../src/controller/in-place.ts';
 import { planDaemonSet } from '../../../src/controller/plan.ts';
+import { autoPauseTrigger } from '../../../src/controller/rollout-control.ts';
 import { isPodAvailable } from '../../../src/controller/pods.ts';
 import {
   Cluster,
@@ -384,5 +385,47 @@ describe('ControllerExpectations for in-place updates', () => {
     e.setExpectations('ns/ds', 0, [], new Map([['u1', 'h2']]));
     e.lowerUpdates('ns/ds', ['u1']);
     expect(e.satisfied('ns/ds')).toBe(true);
+  });
+});
+
+describe('auto-pause and in-place updates', () => {
+  const patchedPod = (startedAtMs: number, createdMs: number): V1Pod =>
+    ({
+      metadata: {
+        creationTimestamp: new Date(createdMs).toISOString(),
+        labels: { 'controller-revision-hash': 'h2' },
+        annotations: {
+          [IN_PLACE_UPDATE_ANNOTATION]: JSON.stringify({
+            revision: 'h2',
+            startedAt: new Date(startedAtMs).toISOString(),
+            containers: { app: { imageID: '', restartCount: 0 } },
+          }),
+        },
+      },
+      spec: { containers: [{ name: 'app', image: 'app:2' }] },
+      status: { conditions: [{ type: 'Ready', status: 'False' }] },
+    }) as unknown as V1Pod;
+  const hour = 3_600_000;
+  it('a pod created an hour ago but patched a second ago is not "not Ready within 5 min"', () => {
+    expect(autoPauseTrigger(patchedPod(NOW - 1000, NOW - hour), undefined, 0, NOW)).toBeUndefined();
+  });
+  it('six minutes after the patch it is', () => {
+    expect(autoPauseTrigger(patchedPod(NOW - 6 * 60_000, NOW - hour), undefined, 0, NOW)).toMatch(
+      /not Ready within/,
+    );
+  });
+  it('a patched pod whose new image cannot be pulled triggers at once', () => {
+    const pod = patchedPod(NOW - 1000, NOW - hour);
+    pod.status!.containerStatuses = [
+      {
+        name: 'app',
+        image: 'app:2',
+        imageID: '',
+        ready: false,
+        restartCount: 0,
+        state: { waiting: { reason: 'ErrImagePull' } },
+      },
+    ];
+    expect(autoPauseTrigger(pod, undefined, 0, NOW)).toBe('ErrImagePull (container app)');
   });
 });
