@@ -47,6 +47,13 @@ const FAILED_POD_BACKOFF_GC_INTERVAL_MS = 60_000;
 /** `source.component` of our Events; `kubectl describe ds` shows it in the From column. */
 export const EVENT_COMPONENT = 'everynode-controller';
 export const DEFAULT_LEASE_NAME = 'everynode-controller';
+/**
+ * The Event writer's budget: the kubelet's --event-qps / --event-burst defaults. The spam filter
+ * already bounds the volume (25 Events per DaemonSet, then one per 5 minutes), and one write is in
+ * flight at a time; this is the ceiling for many DaemonSets at once, apart from --kube-api-qps.
+ */
+const DEFAULT_EVENT_QPS = 50;
+const DEFAULT_EVENT_BURST = 100;
 
 export interface StartControllerOptions {
   /** Path of a kubeconfig; in-cluster config (or the default lookup) when absent. */
@@ -62,6 +69,9 @@ export interface StartControllerOptions {
   mode?: ControllerMode;
   kubeApiQps?: number;
   kubeApiBurst?: number;
+  /** `--event-qps` / `--event-burst`: the Event writer's own client-side limit. */
+  eventQps?: number;
+  eventBurst?: number;
   leaderElect?: boolean;
   leaderElectNamespace?: string;
   leaderElectId?: string;
@@ -218,7 +228,19 @@ export async function startController(options: StartControllerOptions): Promise<
     userAgent: `everynode-controller/${everynodeVersion}`,
   });
   const registry = options.registry ?? newProcessRegistry();
-  const events = new EventRecorder({ client, component: EVENT_COMPONENT, instance: identity, logger: log });
+  // Events go through a client of their own, so they never take tokens from pod writes.
+  const eventClient = new KubeClient(kc, {
+    qps: options.eventQps ?? DEFAULT_EVENT_QPS,
+    burst: options.eventBurst ?? DEFAULT_EVENT_BURST,
+    userAgent: `everynode-controller/${everynodeVersion}`,
+  });
+  const events = new EventRecorder({
+    client: eventClient,
+    component: EVENT_COMPONENT,
+    instance: identity,
+    logger: log,
+    registry,
+  });
   const controller = newDaemonSetController({
     client,
     events,
@@ -266,6 +288,7 @@ export async function startController(options: StartControllerOptions): Promise<
     await events.flush();
     await probe?.close();
     await client.close();
+    await eventClient.close();
   };
 
   if (options.leaderElect ?? true) {
@@ -370,6 +393,18 @@ const FLAGS = {
     min: 1,
     description: 'Burst of requests to the API server.',
   },
+  'event-qps': {
+    type: 'number',
+    default: DEFAULT_EVENT_QPS,
+    min: 0,
+    description: 'Event writes per second, a budget apart from --kube-api-qps (0 = unlimited).',
+  },
+  'event-burst': {
+    type: 'integer',
+    default: DEFAULT_EVENT_BURST,
+    min: 1,
+    description: 'Burst of Event writes.',
+  },
   'leader-elect': {
     type: 'boolean',
     default: true,
@@ -424,6 +459,8 @@ export async function main(argv: readonly string[]): Promise<void> {
       mode: flags.mode,
       kubeApiQps: flags['kube-api-qps'],
       kubeApiBurst: flags['kube-api-burst'],
+      eventQps: flags['event-qps'],
+      eventBurst: flags['event-burst'],
       leaderElect: flags['leader-elect'],
       ...(flags['leader-elect-namespace'] ? { leaderElectNamespace: flags['leader-elect-namespace'] } : {}),
       leaderElectId: flags['leader-elect-id'],
