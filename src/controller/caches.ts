@@ -7,6 +7,11 @@
 // pods, not with every pod in the cluster. Consequence: orphan adoption only
 // considers labelled pods; a matching pod created by someone else without the
 // label is neither seen nor adopted.
+//
+// Node and pod objects are cached without what nothing here reads (informer transforms, as
+// client-go's TransformFunc): metadata.managedFields (often half an object's size) and a node's
+// status.images (a real node lists every image it holds). The controller never writes a node or
+// a whole pod back, so nothing it sends could drop those fields.
 import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -43,6 +48,21 @@ const byController = (o: KubeObject & Parameters<typeof controllerRefOf>[0]) => 
   return [ref ? (ref.uid ?? '') : orphansOf(o.metadata?.namespace ?? '')];
 };
 
+/** The object without metadata.managedFields (a shallow copy; the input is not changed). */
+export function withoutManagedFields<T extends KubeObject>(obj: T): T {
+  if (!obj.metadata || !('managedFields' in obj.metadata)) return obj;
+  const { managedFields: _dropped, ...metadata } = obj.metadata as Record<string, unknown>;
+  return { ...obj, metadata };
+}
+
+/** A node as the controller caches it: no managedFields, no status.images. */
+export function nodeForCache(node: V1Node): V1Node {
+  const slim = withoutManagedFields(node);
+  if (!slim.status?.images) return slim;
+  const { images: _images, ...status } = slim.status;
+  return { ...slim, status };
+}
+
 export function createCaches(options: {
   client: KubeClient;
   logger: Logger;
@@ -57,12 +77,17 @@ export function createCaches(options: {
     registry: options.registry,
     ...options.informer,
   };
-  const informer = <T extends KubeObject>(resource: Resource, labelSelector?: string) =>
-    new Informer<T>({ ...common, resource, ...(labelSelector ? { labelSelector } : {}) });
+  const informer = <T extends KubeObject>(
+    resource: Resource,
+    more: { labelSelector?: string; transform?: (obj: T) => T } = {},
+  ) => new Informer<T>({ ...common, resource, ...more });
   const caches: DaemonSetCaches = {
     daemonSets: informer<V1DaemonSet>(options.ownerKind ?? resources.daemonSets),
-    nodes: informer<V1Node>(resources.nodes),
-    pods: informer<V1Pod>(resources.pods, `${MANAGED_LABEL}=${MANAGED_LABEL_VALUE}`),
+    nodes: informer<V1Node>(resources.nodes, { transform: nodeForCache }),
+    pods: informer<V1Pod>(resources.pods, {
+      labelSelector: `${MANAGED_LABEL}=${MANAGED_LABEL_VALUE}`,
+      transform: withoutManagedFields,
+    }),
     revisions: informer<V1ControllerRevision>(resources.controllerRevisions),
   };
   caches.daemonSets.addIndexer(BY_NAMESPACE, byNamespace);

@@ -41,7 +41,7 @@ export interface InformerHandlers<T> {
   delete?(obj: T): void;
 }
 
-export interface InformerOptions {
+export interface InformerOptions<T = KubeObject> {
   client: KubeClient;
   resource: Resource;
   /** Restrict to one namespace; all namespaces (or cluster scope) when absent. */
@@ -49,8 +49,13 @@ export interface InformerOptions {
   labelSelector?: string;
   fieldSelector?: string;
   logger: Logger;
-  /** Items per list page. */
+  /** Items per list page (default 500, as client-go's reflector). */
   pageSize?: number;
+  /**
+   * Applied to every object before it is stored or handed to a handler (client-go's
+   * TransformFunc), e.g. to drop fields nothing reads so the cache holds less.
+   */
+  transform?: (obj: T) => T;
   /** Re-list this often even when the watch looks healthy. */
   relistIntervalMs?: number;
   /** Restart a watch that delivered nothing for this long (the server sends bookmarks about once a minute). */
@@ -113,7 +118,7 @@ export class Informer<T extends KubeObject> {
       | 'backoffMaxMs'
     >
   > &
-    InformerOptions;
+    InformerOptions<T>;
   private readonly path: string;
   private readonly log: Logger;
   private readonly store = new IndexedStore<T>();
@@ -126,7 +131,7 @@ export class Informer<T extends KubeObject> {
   private readonly stopController = new AbortController();
   private currentWatch: AbortController | undefined;
 
-  constructor(options: InformerOptions) {
+  constructor(options: InformerOptions<T>) {
     this.options = {
       pageSize: 500,
       relistIntervalMs: 30 * 60_000,
@@ -275,7 +280,8 @@ export class Informer<T extends KubeObject> {
         }
         throw err;
       }
-      for (const item of page.items ?? []) fresh.set(objectKey(item), item);
+      const transform = this.options.transform;
+      for (const item of page.items ?? []) fresh.set(objectKey(item), transform ? transform(item) : item);
       listRV = page.metadata?.resourceVersion ?? listRV;
       cont = page.metadata?.continue || undefined;
       if (!cont) break;
@@ -343,7 +349,11 @@ export class Informer<T extends KubeObject> {
   }
 
   private handleEvent(type: string, obj: T): void {
-    const effect = applyWatchEvent(type, obj, (key) => this.store.get(key));
+    const transform = this.options.transform;
+    const isObject = type === 'ADDED' || type === 'MODIFIED' || type === 'DELETED';
+    const effect = applyWatchEvent(type, transform && isObject ? transform(obj) : obj, (key) =>
+      this.store.get(key),
+    );
     if (effect.error) throw effect.error;
     if (effect.delta) this.deliver(effect.delta);
     if (effect.resourceVersion) this.resourceVersion = effect.resourceVersion;
