@@ -235,6 +235,40 @@ describe('CRD mode beside kube-controller-manager’s own DaemonSet controller',
     );
   });
 
+  it('spec.rollout.updateMode InPlaceIfPossible updates the pods in place: same UIDs, the new image running', async () => {
+    await cluster.applyManifest(daemonSet(API_VERSION, 'in-place', OLD_IMAGE));
+    const before = await waitForOnePodPerNode(API_VERSION, 'in-place', workers);
+    await kubectl(
+      'patch',
+      'evds',
+      'in-place',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        spec: {
+          rollout: { updateMode: 'InPlaceIfPossible' },
+          template: { spec: { containers: [{ name: 'nginx', image: NEW_IMAGE }] } },
+        },
+      }),
+    );
+    const after = await waitFor(
+      'every pod running the new image',
+      async () => {
+        const list = await podsOwnedBy(API_VERSION, 'in-place');
+        const running = list.filter(
+          (p) => isServing(p) && p.status?.containerStatuses?.[0]?.image === NEW_IMAGE,
+        );
+        return running.length === workers.length && list.length === workers.length
+          ? done(list)
+          : notYet(describePods(list));
+      },
+      { timeoutMs: 60_000, abortIf: everynode!.failure },
+    );
+    const uids = (pods: V1Pod[]) => pods.map((p) => p.metadata?.uid).sort();
+    expect(uids(after)).toEqual(uids(before));
+    await kubectl('delete', 'evds', 'in-place', '--wait=true');
+  });
+
   it('deleting the everynode.dev DaemonSet garbage-collects its pods', async () => {
     await kubectl('delete', 'evds', 'rolling', '--wait=true');
     await waitFor(

@@ -303,9 +303,14 @@ describe('validation: what apps/v1 refuses is refused at kubectl apply, naming t
       'spec.rollout.nodeSelector.matchExpressions[0].values: Invalid value',
     ],
     [
-      'an unknown rollout field',
+      'updateMode "InPlace"',
       rollout({ updateMode: 'InPlace' }),
-      'unknown field "spec.rollout.updateMode"',
+      'spec.rollout.updateMode: Unsupported value: "InPlace": supported values: "Recreate", "InPlaceIfPossible"',
+    ],
+    [
+      'an unknown rollout field',
+      rollout({ maxParallel: 3 }),
+      'unknown field "spec.rollout.maxParallel"',
     ],
   ])('refuses %s', async (_name, change, expected) => {
     const result = await apply(daemonSet('bad', change));
