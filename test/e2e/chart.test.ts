@@ -104,6 +104,8 @@ const combinations: Record<string, () => Record<string, unknown>> = {
     'controller.burst': 500,
     'controller.kubeApiQps': 50,
     'controller.kubeApiBurst': 100,
+    'controller.eventQps': 5,
+    'controller.eventBurst': 25,
     'controller.priorityClassName': 'system-cluster-critical',
     'controller.resources': { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2Gi' } },
     'controller.extraArgs': ['--log-level=debug'],
@@ -400,6 +402,8 @@ describe('what the chart renders', () => {
         '--burst=500',
         '--kube-api-qps=50',
         '--kube-api-burst=100',
+        '--event-qps=5',
+        '--event-burst=25',
         '--tls-check-interval=5m',
       ]),
     );
