@@ -307,11 +307,7 @@ describe('validation: what apps/v1 refuses is refused at kubectl apply, naming t
       rollout({ updateMode: 'InPlace' }),
       'spec.rollout.updateMode: Unsupported value: "InPlace": supported values: "Recreate", "InPlaceIfPossible"',
     ],
-    [
-      'an unknown rollout field',
-      rollout({ maxParallel: 3 }),
-      'unknown field "spec.rollout.maxParallel"',
-    ],
+    ['an unknown rollout field', rollout({ maxParallel: 3 }), 'unknown field "spec.rollout.maxParallel"'],
   ])('refuses %s', async (_name, change, expected) => {
     const result = await apply(daemonSet('bad', change));
     expect(result.code).not.toBe(0);
