@@ -57,9 +57,11 @@ crd: deps tools ## Regenerate charts/everynode/crds/ from kube-apiserver's OpenA
 
 ##@ Benchmarks
 BENCH_NODES ?= 100,1000
+BENCH_UPDATE_MODES ?= Recreate,InPlaceIfPossible
+BENCH_UNMANAGED_PODS ?= 0
 .PHONY: bench-controller
-bench-controller: deps tools build ## DaemonSet create + rolling update on kwok nodes: everynode vs KCM's controller (BENCH_NODES=100,1000).
-	node bench/controller/run.ts --nodes $(BENCH_NODES) $(ARGS)
+bench-controller: deps tools build ## DaemonSet create + rolling updates on kwok nodes: everynode vs KCM's controller (BENCH_NODES=100,1000 BENCH_UPDATE_MODES=Recreate,InPlaceIfPossible BENCH_UNMANAGED_PODS=0).
+	node bench/controller/run.ts --nodes $(BENCH_NODES) --update-mode $(BENCH_UPDATE_MODES) --unmanaged-pods $(BENCH_UNMANAGED_PODS) $(ARGS)
 
 ##@ Conformance
 .PHONY: conformance

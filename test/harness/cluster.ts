@@ -56,9 +56,26 @@ export interface ClusterOptions {
    */
   builtInDaemonSetController?: boolean;
   /** Flags appended after the defaults (a repeated scalar flag takes the last value), e.g. client QPS. */
-  extraArgs?: Partial<Record<'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]>>;
+  extraArgs?: Partial<
+    Record<'kube-apiserver' | 'kube-controller-manager' | 'kube-scheduler' | 'kwok', string[]>
+  >;
+  /**
+   * kube-apiserver's audit log (default: none): the policy is written to `<dir>/audit-policy.yaml`, the
+   * log (JSON lines, audit.k8s.io/v1, never rotated) goes to `<dir>/logs/audit.log` (ClusterState.auditLog).
+   */
+  audit?: AuditOptions;
   /** Progress messages (default: none). */
   log?: (message: string) => void;
+}
+
+export interface AuditOptions {
+  /** An audit.k8s.io/v1 Policy (apiVersion and kind may be left out). */
+  policy: Record<string, unknown>;
+  /**
+   * `--audit-log-mode`: `blocking` (the default) writes each event on the request's goroutine; `batch`
+   * buffers them and writes asynchronously (a full buffer drops events: apiserver_audit_error_total).
+   */
+  mode?: 'blocking' | 'batch' | 'blocking-strict';
 }
 
 export interface ClusterPorts {
@@ -84,6 +101,8 @@ export interface ClusterState {
   processes: ComponentProcess[];
   nodes: string[];
   startedAt: string;
+  /** The audit log, when started with `audit`. */
+  auditLog?: string;
 }
 
 const COMPONENTS = [
@@ -454,6 +473,25 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStat
     nodes: [],
     startedAt: new Date().toISOString(),
   };
+  const auditArgs: string[] = [];
+  if (options.audit) {
+    const policyFile = join(dir, 'audit-policy.yaml');
+    state.auditLog = join(dir, 'logs', 'audit.log');
+    await writeFile(
+      policyFile,
+      stringify({ apiVersion: 'audit.k8s.io/v1', kind: 'Policy', ...options.audit.policy }),
+    );
+    auditArgs.push(
+      `--audit-policy-file=${policyFile}`,
+      `--audit-log-path=${state.auditLog}`,
+      '--audit-log-format=json',
+      `--audit-log-mode=${options.audit.mode ?? 'blocking'}`,
+      // One file for the whole run: no rotation, no clean-up by age or count.
+      '--audit-log-maxsize=0',
+      '--audit-log-maxage=0',
+      '--audit-log-maxbackup=0',
+    );
+  }
   const running: Running[] = [];
   const argsOf = new Map<Running, string[]>();
   const recorded = (p: Running): ComponentProcess => {
@@ -561,6 +599,8 @@ export async function startCluster(options: ClusterOptions): Promise<ClusterStat
       '--enable-priority-and-fairness=false',
       '--max-requests-inflight=0',
       '--max-mutating-requests-inflight=0',
+      ...auditArgs,
+      ...(options.extraArgs?.['kube-apiserver'] ?? []),
     ]);
     const admin = { ca: pki.ca.certPem, cert: pki.admin.certPem, key: pki.admin.keyPem };
     await awaitHealthy(apiserver, healthy(`${server}/readyz`, admin), 90_000);
