@@ -27,7 +27,7 @@ import type { RolloutSettings } from '../contract/rollout.ts';
 import type { FailedPodBackoff } from './backoff.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import { isUsableExistingRevision } from './history.ts';
-import { mergeStatus } from './status.ts';
+import { mergeStatus, statusWriteDelayMs } from './status.ts';
 import { inPlaceRefusalKey } from './in-place.ts';
 import type {
   ClaimPatch,
@@ -50,6 +50,8 @@ export interface ExecutorDeps {
   rolloutSettings?: Map<string, RolloutSettings>;
   /** In-place updates the API server refused (`<pod uid>/<hash>`); the planner recreates those pods. */
   inPlaceRefused?: InPlaceRefusals;
+  /** This controller's own status writes (a mutation cache, and when each DaemonSet's was last written). */
+  statusWrites?: StatusWrites;
   logger: Logger;
   /** Aborted when this process must stop writing (leadership lost, shutdown). */
   signal?: AbortSignal;
@@ -144,10 +146,23 @@ export async function executePlan(
   }
 
   if (plan.status) {
-    try {
-      await writeStatus(deps, ownerResource(snapshot), ds, plan.status);
-    } catch (err) {
-      errors.push(err);
+    const uid = ds.metadata?.uid ?? '';
+    const holdMs = statusWriteDelayMs(
+      ds.status,
+      plan.status,
+      deps.statusWrites?.lastWriteAtMs(uid),
+      Date.now(),
+    );
+    if (holdMs > 0) {
+      // Counters only, and written less than a second ago: the requeue writes them.
+      result.requeueAfterMs = Math.min(result.requeueAfterMs ?? holdMs, holdMs);
+    } else {
+      try {
+        const written = await writeStatus(deps, ownerResource(snapshot), ds, plan.status);
+        deps.statusWrites?.record(uid, written.basedOn, written.stored, Date.now());
+      } catch (err) {
+        errors.push(err);
+      }
     }
   }
 
@@ -439,23 +454,68 @@ async function writeStatus(
   resource: Resource,
   ds: V1DaemonSet,
   status: V1DaemonSetStatus,
-): Promise<void> {
+): Promise<{ basedOn: string; stored: V1DaemonSet }> {
   const path = resourcePath(resource, {
     namespace: ds.metadata?.namespace,
     name: ds.metadata?.name,
   });
   try {
     // `status` is already laid over the cached status by the planner.
-    await deps.client.request('PUT', `${path}/status`, { body: { ...ds, status }, signal: deps.signal });
-    return;
+    const stored = await deps.client.request<V1DaemonSet>('PUT', `${path}/status`, {
+      body: { ...ds, status },
+      signal: deps.signal,
+    });
+    return { basedOn: ds.metadata?.resourceVersion ?? '', stored };
   } catch (err) {
     if (isNotFound(err) || deps.signal?.aborted) throw err;
   }
   const fresh = await deps.client.request<V1DaemonSet>('GET', path, { signal: deps.signal });
-  await deps.client.request('PUT', `${path}/status`, {
+  const stored = await deps.client.request<V1DaemonSet>('PUT', `${path}/status`, {
     body: { ...fresh, status: mergeStatus(fresh.status, status) },
     signal: deps.signal,
   });
+  return { basedOn: fresh.metadata?.resourceVersion ?? '', stored };
+}
+
+/**
+ * The DaemonSets as this controller's own status writes left them, until the informer shows it
+ * (client-go's MutationCache, for one field). A sync that runs before the watch delivered our last
+ * status write would otherwise plan from the version that write replaced: its status write would
+ * conflict (409, a GET, a retry) or rewrite what is already stored. Also when each DaemonSet's
+ * status was last written, for coalescing counters-only writes.
+ */
+export class StatusWrites {
+  private readonly written = new Map<string, { basedOn: string; stored: V1DaemonSet }>();
+  private readonly lastWrite = new Map<string, number>();
+
+  record(uid: string, basedOn: string, stored: V1DaemonSet, atMs: number): void {
+    this.written.set(uid, { basedOn, stored });
+    this.lastWrite.set(uid, atMs);
+  }
+
+  /**
+   * `cached` (the informer's copy), or the newer object our status write produced when the
+   * informer still holds exactly the version that write replaced. Once the informer moved on
+   * (our write arrived, or anyone else's change), the informer's copy is the truth again.
+   */
+  latest<T extends V1DaemonSet>(cached: T): T {
+    const uid = cached.metadata?.uid ?? '';
+    const entry = this.written.get(uid);
+    if (!entry) return cached;
+    if (cached.metadata?.resourceVersion === entry.basedOn) return { ...cached, ...entry.stored };
+    this.written.delete(uid);
+    return cached;
+  }
+
+  lastWriteAtMs(uid: string): number | undefined {
+    return this.lastWrite.get(uid);
+  }
+
+  /** The DaemonSet is gone. */
+  forget(uid: string): void {
+    this.written.delete(uid);
+    this.lastWrite.delete(uid);
+  }
 }
 
 const CLAIM_RESOURCES: Record<ClaimPatch['resource'], Resource> = {

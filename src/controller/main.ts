@@ -34,7 +34,7 @@ import { startCertRotator, type CertRotator, type CertRotatorConfig } from '../t
 import { FailedPodBackoff } from './backoff.ts';
 import { allInformers, createCaches, type DaemonSetCaches } from './caches.ts';
 import { ControllerExpectations } from './expectations.ts';
-import { InPlaceRefusals } from './executor.ts';
+import { InPlaceRefusals, StatusWrites } from './executor.ts';
 import { registerEventHandlers } from './handlers.ts';
 import { syncDaemonSet } from './sync.ts';
 
@@ -142,13 +142,17 @@ export function newDaemonSetController(options: {
   const expectations = new ControllerExpectations();
   const failedPodBackoff = new FailedPodBackoff();
   const rolloutSettings = new Map<string, RolloutSettings>();
+  const statusWrites = new StatusWrites();
   registerEventHandlers({
     caches,
     queue,
     expectations,
     networkUnavailable: options.networkUnavailable,
     ownerKind,
-    forget: (ds) => rolloutSettings.delete(ds.metadata?.uid ?? ''),
+    forget: (ds) => {
+      rolloutSettings.delete(ds.metadata?.uid ?? '');
+      statusWrites.forget(ds.metadata?.uid ?? '');
+    },
   });
   const syncDeps = {
     client: options.client,
@@ -162,6 +166,7 @@ export function newDaemonSetController(options: {
     networkUnavailable: options.networkUnavailable,
     ownerKind,
     inPlaceRefused: new InPlaceRefusals(),
+    statusWrites,
   };
   const loop = new ReconcileLoop<string>({
     name: CONTROLLER_NAME,

@@ -2,6 +2,7 @@
 // one place that decides which status fields the controller owns and how they
 // are laid over the stored status (the executor's retry uses mergeStatus too).
 import type { V1DaemonSetCondition, V1DaemonSetStatus } from '@kubernetes/client-node';
+import { PROGRESSING } from '../contract/rollout.ts';
 import { inPlacePending } from './in-place.ts';
 import { mergeConditions } from './rollout-control.ts';
 import {
@@ -172,4 +173,57 @@ function sameConditions(a: readonly V1DaemonSetCondition[], b: readonly V1Daemon
   const ka = a.map(key).sort();
   const kb = b.map(key).sort();
   return ka.length === kb.length && ka.every((k, i) => k === kb[i]);
+}
+
+/**
+ * everynode: counters-only status writes are coalesced to one per this interval per DaemonSet
+ * (upstream writes after every sync that changed a counter: during a rollout that is several
+ * writes per pod, each taking a token from the pod writes' budget).
+ */
+export const STATUS_COALESCE_MS = 1000;
+
+/**
+ * How long to hold back writing `next` over `stored`: 0 (write now) unless the last status write
+ * was less than `intervalMs` ago and `next` changes nothing but the counters and the message of
+ * the Progressing condition (its counts). A new observedGeneration, a condition that appears,
+ * goes or changes status or reason, the wave condition (its message is the wave), collisionCount:
+ * written at once, since the rollout's events are derived from the stored conditions.
+ */
+export function statusWriteDelayMs(
+  stored: V1DaemonSetStatus | undefined,
+  next: V1DaemonSetStatus,
+  lastWriteAtMs: number | undefined,
+  now: number,
+  intervalMs = STATUS_COALESCE_MS,
+): number {
+  if (lastWriteAtMs === undefined) return 0;
+  const due = lastWriteAtMs + intervalMs - now;
+  if (due <= 0 || !onlyCountsChange(stored ?? ({} as V1DaemonSetStatus), next)) return 0;
+  return due;
+}
+
+function onlyCountsChange(stored: V1DaemonSetStatus, next: V1DaemonSetStatus): boolean {
+  const counters = new Set<string>(COUNTER_FIELDS);
+  const keys = new Set([...Object.keys(stored), ...Object.keys(next)]);
+  for (const key of keys) {
+    if (counters.has(key) || key === 'conditions') continue;
+    const a = (stored as unknown as Record<string, unknown>)[key];
+    const b = (next as unknown as Record<string, unknown>)[key];
+    if (JSON.stringify(a) !== JSON.stringify(b)) return false;
+  }
+  const before = stored.conditions ?? [];
+  const after = next.conditions ?? [];
+  if (before.length !== after.length) return false;
+  return after.every((c) => {
+    const old = before.find((o) => o.type === c.type);
+    if (!old) return false;
+    // lastTransitionTime may be a string or a Date: compare as JSON.
+    const same = (x: unknown, y: unknown) => JSON.stringify(x ?? '') === JSON.stringify(y ?? '');
+    return (
+      same(old.status, c.status) &&
+      same(old.reason, c.reason) &&
+      same(old.lastTransitionTime, c.lastTransitionTime) &&
+      (c.type === PROGRESSING || same(old.message, c.message))
+    );
+  });
 }

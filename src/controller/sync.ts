@@ -15,7 +15,7 @@ import type { KubeClient } from '../machinery/kube.ts';
 import type { RolloutSettings } from '../contract/rollout.ts';
 import type { FailedPodBackoff } from './backoff.ts';
 import { BY_CONTROLLER, orphansOf, type DaemonSetCaches } from './caches.ts';
-import { executePlan, type InPlaceRefusals } from './executor.ts';
+import { executePlan, type InPlaceRefusals, type StatusWrites } from './executor.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import { planDaemonSet, selectsAllPods } from './plan.ts';
 import type { Snapshot } from './types.ts';
@@ -35,13 +35,16 @@ export interface SyncDeps {
   ownerKind?: DaemonOwnerKind;
   /** In-place updates the API server refused: the planner recreates those pods instead. */
   inPlaceRefused?: InPlaceRefusals;
+  /** This controller's own status writes, newer than the informer until it catches up. */
+  statusWrites?: StatusWrites;
 }
 
 /** The snapshot of `ds` as the caches hold it now, or undefined when the DaemonSet is gone. */
 export function readSnapshot(deps: SyncDeps, key: string): Snapshot | undefined {
   const { caches } = deps;
-  const cached = caches.daemonSets.get(key);
-  if (!cached) return undefined;
+  const informed = caches.daemonSets.get(key);
+  if (!informed) return undefined;
+  const cached = deps.statusWrites ? deps.statusWrites.latest(informed) : informed;
   const kind = deps.ownerKind ?? APPS_V1_DAEMONSET;
   const ds: V1DaemonSet = { apiVersion: apiVersionOf(kind), kind: kind.kind, ...cached };
   const uid = ds.metadata?.uid ?? '';
@@ -89,6 +92,7 @@ export async function syncDaemonSet(
       failedPodBackoff: deps.failedPodBackoff,
       rolloutSettings: deps.rolloutSettings,
       ...(deps.inPlaceRefused ? { inPlaceRefused: deps.inPlaceRefused } : {}),
+      ...(deps.statusWrites ? { statusWrites: deps.statusWrites } : {}),
       logger: deps.logger,
       ...(signal ? { signal } : {}),
     },
