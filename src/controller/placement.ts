@@ -40,8 +40,9 @@ export function nodeShouldRunDaemonPod(
   if (spec.nodeName && spec.nodeName !== nodeName) return { shouldRun: false, shouldContinueRunning: false };
   if (!requiredNodeAffinityMatches(spec, node)) return { shouldRun: false, shouldContinueRunning: false };
 
-  const tolerations = daemonPodTolerations(spec, networkUnavailable);
   const taints = node.spec?.taints ?? [];
+  if (taints.length === 0) return { shouldRun: true, shouldContinueRunning: true };
+  const tolerations = tolerationsOf(spec, networkUnavailable);
   const fitsTaints =
     findUntoleratedTaint(
       taints,
@@ -51,6 +52,19 @@ export function nodeShouldRunDaemonPod(
   if (fitsTaints) return { shouldRun: true, shouldContinueRunning: true };
   const noExecuteUntolerated = findUntoleratedTaint(taints, tolerations, (t) => t.effect === 'NoExecute');
   return { shouldRun: false, shouldContinueRunning: noExecuteUntolerated === undefined };
+}
+
+/**
+ * The daemon tolerations of a template, computed once per template object and mode: a sync asks
+ * for every node, and the informer's template object stays the same until the DaemonSet changes.
+ */
+const tolerationsMemo = new WeakMap<V1PodSpec, Map<NetworkUnavailableMode, V1Toleration[]>>();
+function tolerationsOf(spec: V1PodSpec, mode: NetworkUnavailableMode): V1Toleration[] {
+  let byMode = tolerationsMemo.get(spec);
+  if (!byMode) tolerationsMemo.set(spec, (byMode = new Map<NetworkUnavailableMode, V1Toleration[]>()));
+  let tolerations = byMode.get(mode);
+  if (!tolerations) byMode.set(mode, (tolerations = daemonPodTolerations(spec, mode)));
+  return tolerations;
 }
 
 // ---- taints ----------------------------------------------------------------

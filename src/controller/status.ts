@@ -185,7 +185,8 @@ export const STATUS_COALESCE_MS = 1000;
 /**
  * How long to hold back writing `next` over `stored`: 0 (write now) unless the last status write
  * was less than `intervalMs` ago and `next` changes nothing but the counters and the message of
- * the Progressing condition (its counts). A new observedGeneration, a condition that appears,
+ * the Progressing condition (its counts), on the way to a settled DaemonSet (a status saying every
+ * desired pod is updated and available is written at once: `kubectl rollout status` waits for it). A new observedGeneration, a condition that appears,
  * goes or changes status or reason, the wave condition (its message is the wave), collisionCount:
  * written at once, since the rollout's events are derived from the stored conditions.
  */
@@ -196,10 +197,22 @@ export function statusWriteDelayMs(
   now: number,
   intervalMs = STATUS_COALESCE_MS,
 ): number {
-  if (lastWriteAtMs === undefined) return 0;
+  if (lastWriteAtMs === undefined || settled(next)) return 0;
   const due = lastWriteAtMs + intervalMs - now;
   if (due <= 0 || !onlyCountsChange(stored ?? ({} as V1DaemonSetStatus), next)) return 0;
   return due;
+}
+
+/** Every desired pod scheduled, updated and available, nothing misscheduled: what a waiter waits for. */
+function settled(s: V1DaemonSetStatus): boolean {
+  const desired = s.desiredNumberScheduled;
+  return (
+    s.currentNumberScheduled === desired &&
+    (s.updatedNumberScheduled ?? 0) === desired &&
+    (s.numberAvailable ?? 0) === desired &&
+    s.numberReady === desired &&
+    s.numberMisscheduled === 0
+  );
 }
 
 function onlyCountsChange(stored: V1DaemonSetStatus, next: V1DaemonSetStatus): boolean {

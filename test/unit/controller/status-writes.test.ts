@@ -55,6 +55,12 @@ describe('statusWriteDelayMs', () => {
       0,
     ],
     ['collisionCount: now', { collisionCount: 1 }, T - 200, 0],
+    [
+      'the last counters of a rollout (every pod updated and available): now',
+      { updatedNumberScheduled: 10 },
+      T - 200,
+      0,
+    ],
   ])('%s', (_, change, last, want) => {
     expect(statusWriteDelayMs(status(), status(change), last, T)).toBe(want);
   });
