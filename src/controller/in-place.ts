@@ -150,9 +150,25 @@ function firstDifference(a: unknown, b: unknown, path = ''): string | undefined 
   return path || undefined;
 }
 
+/**
+ * Parsed records by annotation text: a sync asks about every pod several times (availability in
+ * the rolling update, the rollout control and the status) and the text rarely changes, so each
+ * distinct text is parsed once. Bounded; cleared when full.
+ */
+const parsedRecords = new Map<string, InPlaceRecord | undefined>();
+const PARSED_RECORDS_LIMIT = 20_000;
+function recordOf(raw: string | undefined): InPlaceRecord | undefined {
+  if (raw === undefined) return undefined;
+  if (parsedRecords.has(raw)) return parsedRecords.get(raw);
+  if (parsedRecords.size >= PARSED_RECORDS_LIMIT) parsedRecords.clear();
+  const record = parseInPlaceRecord(raw);
+  parsedRecords.set(raw, record);
+  return record;
+}
+
 /** The in-place record of a pod that was patched to the revision it is labelled with. */
 export function currentInPlaceRecord(pod: V1Pod): InPlaceRecord | undefined {
-  const record = parseInPlaceRecord(pod.metadata?.annotations?.[IN_PLACE_UPDATE_ANNOTATION]);
+  const record = recordOf(pod.metadata?.annotations?.[IN_PLACE_UPDATE_ANNOTATION]);
   if (!record || record.revision !== pod.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL]) return undefined;
   return record;
 }
@@ -283,6 +299,7 @@ export function replaceInPlace(
   for (const pods of ctx.pods.byNode.values()) for (const p of pods) podsByUid.set(p.metadata?.uid ?? '', p);
 
   const out: InPlaceStep = { deletes: [], updates: [], events: [] };
+  const diffs = new Map<string, InPlaceDiff>();
   const fallbacks = new Map<string, string[]>();
   const fallBack = (d: PodDelete, why: string) => {
     out.deletes.push(d);
@@ -300,11 +317,13 @@ export function replaceInPlace(
     }
     const hash = pod.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL];
     const from = hash === undefined ? undefined : templates.get(hash);
-    if (!from) {
+    if (hash === undefined || !from) {
       fallBack(d, "the pod's revision is no longer in the history");
       continue;
     }
-    const diff = inPlaceDiff(from, target);
+    // The same for every pod of that revision: compared once per sync.
+    let diff = diffs.get(hash);
+    if (!diff) diffs.set(hash, (diff = inPlaceDiff(from, target)));
     if (!diff.possible) {
       fallBack(d, diff.why);
       continue;
