@@ -9,9 +9,10 @@
 // label is neither seen nor adopted.
 //
 // Node and pod objects are cached without what nothing here reads (informer transforms, as
-// client-go's TransformFunc): metadata.managedFields (often half an object's size) and a node's
-// status.images (a real node lists every image it holds). The controller never writes a node or
-// a whole pod back, so nothing it sends could drop those fields.
+// client-go's TransformFunc): metadata.managedFields (often half an object's size), a node's
+// status beyond its conditions (a real node lists every image it holds), a pod's env, volumes,
+// probes and the like. The controller never writes a node or a whole pod back, so nothing it
+// sends could drop those fields.
 import type { V1ControllerRevision, V1DaemonSet, V1Node, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { Registry } from 'prom-client';
@@ -55,12 +56,58 @@ export function withoutManagedFields<T extends KubeObject>(obj: T): T {
   return { ...obj, metadata };
 }
 
-/** A node as the controller caches it: no managedFields, no status.images. */
+/**
+ * A node as the controller caches it: metadata without managedFields, the spec (taints,
+ * unschedulable), and of the status only the conditions (the Ready condition: dead nodes in a
+ * rollout). Placement reads labels, name, taints; nothing reads addresses, capacity, nodeInfo or
+ * images.
+ */
 export function nodeForCache(node: V1Node): V1Node {
   const slim = withoutManagedFields(node);
-  if (!slim.status?.images) return slim;
-  const { images: _images, ...status } = slim.status;
-  return { ...slim, status };
+  const conditions = slim.status?.conditions;
+  return { ...slim, status: conditions ? { conditions } : {} };
+}
+
+/**
+ * A pod as the controller caches it: metadata without managedFields; of the spec what the planner
+ * reads (nodeName, affinity for the pinning, containers' names, images and resources, init
+ * containers' names and images); of the status phase, conditions and container statuses. Env,
+ * volumes, probes, tolerations and the like stay out of memory.
+ */
+export function podForCache(pod: V1Pod): V1Pod {
+  const slim = withoutManagedFields(pod);
+  const spec = slim.spec;
+  const status = slim.status;
+  const container = ({ name, image, resources }: { name: string; image?: string; resources?: unknown }) => ({
+    name,
+    ...(image !== undefined ? { image } : {}),
+    ...(resources !== undefined ? { resources } : {}),
+  });
+  return {
+    ...slim,
+    ...(spec
+      ? {
+          spec: {
+            ...(spec.nodeName !== undefined ? { nodeName: spec.nodeName } : {}),
+            ...(spec.affinity !== undefined ? { affinity: spec.affinity } : {}),
+            containers: (spec.containers ?? []).map(container),
+            ...(spec.initContainers
+              ? { initContainers: spec.initContainers.map(({ name, image }) => ({ name, image })) }
+              : {}),
+          } as V1Pod['spec'],
+        }
+      : {}),
+    ...(status
+      ? {
+          status: {
+            ...(status.phase !== undefined ? { phase: status.phase } : {}),
+            ...(status.conditions ? { conditions: status.conditions } : {}),
+            ...(status.containerStatuses ? { containerStatuses: status.containerStatuses } : {}),
+            ...(status.initContainerStatuses ? { initContainerStatuses: status.initContainerStatuses } : {}),
+          },
+        }
+      : {}),
+  };
 }
 
 export function createCaches(options: {
@@ -86,7 +133,7 @@ export function createCaches(options: {
     nodes: informer<V1Node>(resources.nodes, { transform: nodeForCache }),
     pods: informer<V1Pod>(resources.pods, {
       labelSelector: `${MANAGED_LABEL}=${MANAGED_LABEL_VALUE}`,
-      transform: withoutManagedFields,
+      transform: podForCache,
     }),
     revisions: informer<V1ControllerRevision>(resources.controllerRevisions),
   };
