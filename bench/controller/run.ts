@@ -129,7 +129,9 @@ const USAGE = `usage: node bench/controller/run.ts [options]
   --dist DIR               everynode's compiled controller and webhook (default dist/, make build), e.g.
                            another commit's build to compare against
   --out FILE               results JSON (default bench/results/controller-<time>.json)
-  --keep-logs              keep each run's directory (component logs, audit log) instead of removing it`;
+  --keep-logs              keep each run's directory (component logs, audit log) instead of removing it
+  --controller-node-options FLAGS  node flags for everynode's controller process (default: the image's,
+                           see EVERYNODE_CONTROLLER_NODE_OPTIONS in hack/image-entrypoint.sh)`;
 
 interface Options {
   nodes: number[];
@@ -154,6 +156,7 @@ interface Options {
   dist: string;
   out: string;
   keepLogs: boolean;
+  controllerNodeOptions: string[];
 }
 
 /** The defaults that grow with the node count. */
@@ -186,6 +189,7 @@ function parseOptions(argv: string[]): Options {
       dist: { type: 'string' },
       out: { type: 'string' },
       'keep-logs': { type: 'boolean', default: false },
+      'controller-node-options': { type: 'string' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -229,6 +233,9 @@ function parseOptions(argv: string[]): Options {
     dist: values.dist !== undefined ? resolve(values.dist) : join(repoRoot, 'dist'),
     out: values.out ?? join(repoRoot, 'bench/results', `controller-${stamp}.json`),
     keepLogs: values['keep-logs'],
+    controllerNodeOptions: (values['controller-node-options'] ?? imageControllerNodeOptions())
+      .split(/\s+/)
+      .filter(Boolean),
   };
 }
 
@@ -273,11 +280,23 @@ interface HostProcess {
   log: string;
 }
 
-function startNode(name: string, script: string, args: string[], dir: string): HostProcess {
+/** The node flags the image gives the controller (hack/image-entrypoint.sh), so the benchmark runs it the same way. */
+function imageControllerNodeOptions(): string {
+  const script = readFileSync(join(repoRoot, 'hack/image-entrypoint.sh'), 'utf8');
+  return /^CONTROLLER_NODE_OPTIONS_DEFAULT='([^']*)'/m.exec(script)?.[1] ?? '';
+}
+
+function startNode(
+  name: string,
+  script: string,
+  args: string[],
+  dir: string,
+  nodeOptions: readonly string[] = [],
+): HostProcess {
   const logPath = join(dir, 'logs', `${name}.log`);
   const fd = openSync(logPath, 'a');
   try {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', fd, fd] });
+    const child = spawn(process.execPath, [...nodeOptions, script, ...args], { stdio: ['ignore', fd, fd] });
     return { name, child, log: logPath };
   } finally {
     closeSync(fd);
@@ -396,6 +415,7 @@ async function startEverynode(
       `--metrics-port=${controllerMetricsPort}`,
     ],
     dir,
+    options.controllerNodeOptions,
   );
   cleanups.push(() => stopHostProcess(controller));
   const abortIf = diedError([webhook, controller]);
