@@ -106,6 +106,7 @@ const combinations: Record<string, () => Record<string, unknown>> = {
     'controller.kubeApiBurst': 100,
     'controller.eventQps': 5,
     'controller.eventBurst': 25,
+    'controller.nodeOptions': '--max-old-space-size=512',
     'controller.priorityClassName': 'system-cluster-critical',
     'controller.resources': { requests: { cpu: '1', memory: '1Gi' }, limits: { memory: '2Gi' } },
     'controller.extraArgs': ['--log-level=debug'],
@@ -407,6 +408,9 @@ describe('what the chart renders', () => {
         '--tls-check-interval=5m',
       ]),
     );
+    expect(controller.env).toEqual([
+      { name: 'EVERYNODE_CONTROLLER_NODE_OPTIONS', value: '--max-old-space-size=512' },
+    ]);
     expect(controller.resources).toEqual({
       requests: { cpu: '1', memory: '1Gi' },
       limits: { memory: '2Gi' },
