@@ -204,6 +204,14 @@ describe('update-mode InPlaceIfPossible', () => {
       '--timeout=60s',
     ]);
     expect(status.stdout).toContain('successfully rolled out');
+    const history = await cluster.kubectl(['rollout', 'history', `ds/${name}`, '-n', namespace]);
+    expect(
+      history.stdout
+        .trim()
+        .split('\n')
+        .slice(2)
+        .map((l) => l.trim().split(/\s+/)[0]),
+    ).toEqual(['1', '2']);
     await cluster.kubectl(['rollout', 'undo', `ds/${name}`, '-n', namespace]);
     const undone = await waitForRunningImage(name, OLD_IMAGE);
     await allCurrent(name, 'every pod back on the old image');
