@@ -47,6 +47,8 @@ const FAILED_POD_BACKOFF_GC_INTERVAL_MS = 60_000;
 /** `source.component` of our Events; `kubectl describe ds` shows it in the From column. */
 export const EVENT_COMPONENT = 'everynode-controller';
 export const DEFAULT_LEASE_NAME = 'everynode-controller';
+/** Shortest time between two syncs of one DaemonSet (see WorkQueue's minIntervalMs). */
+const MIN_SYNC_INTERVAL_MS = 100;
 /**
  * The Event writer's budget: the kubelet's --event-qps / --event-burst defaults. The spam filter
  * already bounds the volume (25 Events per DaemonSet, then one per 5 minutes), and one write is in
@@ -137,6 +139,9 @@ export function newDaemonSetController(options: {
   const queue = new WorkQueue<string>({
     name: CONTROLLER_NAME,
     controller: CONTROLLER_NAME,
+    // At most ten passes a second per DaemonSet: during a rollout every pod event re-queues it,
+    // and one pass that sees a burst of them does the work of many that each see one.
+    minIntervalMs: MIN_SYNC_INTERVAL_MS,
     ...(options.registry ? { registry: options.registry } : {}),
   });
   const expectations = new ControllerExpectations();

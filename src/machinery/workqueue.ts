@@ -87,6 +87,13 @@ export interface WorkQueueOptions<K> {
   controller?: string;
   rateLimiter?: RateLimiter<K>;
   registry?: Registry;
+  /**
+   * A key is handed to a worker at most once per this interval (default 0: at once, as client-go).
+   * Adds in between coalesce into one later pass: a controller whose syncs are cheap otherwise
+   * re-syncs on every single event of a burst (thousands during a rollout), each pass reading the
+   * whole object set. Error backoff and addAfter delays are not shortened by it.
+   */
+  minIntervalMs?: number;
 }
 
 interface QueueMetrics {
@@ -181,10 +188,16 @@ export class WorkQueue<K> {
   private readonly getters: Array<(item: K | undefined) => void> = [];
   private shuttingDownFlag = false;
   private drainWaiters: Array<() => void> = [];
+  private readonly minIntervalMs: number;
+  /** When a worker last took each key, while it matters for minIntervalMs. */
+  private readonly lastTaken = new Map<K, number>();
+  /** Keys dirty and due later because of minIntervalMs. */
+  private readonly spaced = new Map<K, NodeJS.Timeout>();
 
   constructor(options: WorkQueueOptions<K>) {
     this.labels = { name: options.name, controller: options.controller ?? options.name };
     this.rateLimiter = options.rateLimiter ?? defaultControllerRateLimiter<K>();
+    this.minIntervalMs = options.minIntervalMs ?? 0;
     if (options.registry) {
       const entry = metricsFor(options.registry);
       this.metrics = entry.metrics;
@@ -203,8 +216,7 @@ export class WorkQueue<K> {
     this.dirty.add(item);
     // While a worker holds it, done() re-queues it: one worker per key at a time.
     if (this.processing.has(item)) return;
-    this.addedAt.set(item, performance.now());
-    this.push(item);
+    this.pushWhenDue(item);
   }
 
   /** Adds the key after `delayMs`; a nearer pending delay for the same key wins. */
@@ -255,10 +267,7 @@ export class WorkQueue<K> {
     if (started === undefined) return;
     this.processing.delete(item);
     this.metrics?.workDuration.observe(this.labels, (performance.now() - started) / 1000);
-    if (this.dirty.has(item) && !this.shuttingDownFlag) {
-      this.addedAt.set(item, performance.now());
-      this.push(item);
-    }
+    if (this.dirty.has(item) && !this.shuttingDownFlag) this.pushWhenDue(item);
     if (this.processing.size === 0) for (const w of this.drainWaiters.splice(0)) w();
   }
 
@@ -280,6 +289,8 @@ export class WorkQueue<K> {
     this.shuttingDownFlag = true;
     for (const { timer } of this.waiting.values()) clearTimeout(timer);
     this.waiting.clear();
+    for (const timer of this.spaced.values()) clearTimeout(timer);
+    this.spaced.clear();
     this.queue = [];
     this.head = 0;
     this.dirty.clear();
@@ -308,6 +319,27 @@ export class WorkQueue<K> {
     let oldest = now;
     for (const started of this.processing.values()) oldest = Math.min(oldest, started);
     return (now - oldest) / 1000;
+  }
+
+  /** Queues a dirty key now, or once minIntervalMs has passed since a worker last took it. */
+  private pushWhenDue(item: K): void {
+    if (this.spaced.has(item)) return;
+    const last = this.lastTaken.get(item);
+    const waitMs = last === undefined ? 0 : last + this.minIntervalMs - performance.now();
+    if (waitMs <= 0) {
+      this.lastTaken.delete(item);
+      this.addedAt.set(item, performance.now());
+      this.push(item);
+      return;
+    }
+    const timer = setTimeout(() => {
+      this.spaced.delete(item);
+      if (this.shuttingDownFlag || !this.dirty.has(item) || this.processing.has(item)) return;
+      this.lastTaken.delete(item);
+      this.addedAt.set(item, performance.now());
+      this.push(item);
+    }, waitMs);
+    this.spaced.set(item, timer);
   }
 
   private push(item: K): void {
@@ -341,6 +373,7 @@ export class WorkQueue<K> {
     if (added !== undefined)
       this.metrics?.queueDuration.observe(this.labels, (performance.now() - added) / 1000);
     this.processing.set(item, performance.now());
+    if (this.minIntervalMs > 0) this.lastTaken.set(item, performance.now());
     this.dirty.delete(item);
   }
 }

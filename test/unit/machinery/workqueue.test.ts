@@ -12,6 +12,43 @@ import {
 import { TokenBucket } from '../../../src/machinery/token-bucket.ts';
 
 describe('WorkQueue', () => {
+  it('with minIntervalMs, a key re-added after its pass waits out the interval, and adds in between coalesce', async () => {
+    const q = new WorkQueue<string>({ name: 'test', minIntervalMs: 80 });
+    q.add('a');
+    expect(await q.get()).toBe('a');
+    q.done('a');
+    q.add('a');
+    q.add('a');
+    q.add('b'); // another key is not held back
+    expect(q.len()).toBe(1);
+    expect(await q.get()).toBe('b');
+    q.done('b');
+    expect(q.len()).toBe(0); // 'a' is held back, not queued
+    expect(await q.get()).toBe('a'); // …and handed out once the interval has passed
+    q.done('a');
+    expect(q.len()).toBe(0);
+  });
+
+  it('with minIntervalMs, a key first added long after its last pass goes at once', async () => {
+    const q = new WorkQueue<string>({ name: 'test', minIntervalMs: 20 });
+    q.add('a');
+    q.done((await q.get())!);
+    await sleep(30);
+    q.add('a');
+    expect(q.len()).toBe(1);
+  });
+
+  it('shutting down drops keys waiting out the interval', async () => {
+    const q = new WorkQueue<string>({ name: 'test', minIntervalMs: 50 });
+    q.add('a');
+    q.done((await q.get())!);
+    q.add('a');
+    q.shutDown();
+    await sleep(70);
+    expect(q.len()).toBe(0);
+    expect(await q.get()).toBeUndefined();
+  });
+
   it('hands out a key added several times only once', async () => {
     const q = new WorkQueue<string>({ name: 'test' });
     q.add('a');
