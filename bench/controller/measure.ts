@@ -142,9 +142,8 @@ export const rolledByStatus = (ds: V1DaemonSet, nodes: number, generation: numbe
   ds.status.updatedNumberScheduled === nodes &&
   ds.status.numberAvailable === nodes;
 
-/** An image reference as written and as a container runtime reports it (docker.io/library/ spelled out). */
-const sameImage = (a: string | undefined, b: string) =>
-  a === b || a === `docker.io/library/${b}` || a === `docker.io/${b}`;
+/** kwok reports a container's image exactly as the spec names it. */
+const sameImage = (a: string | undefined, b: string) => a === b;
 
 /**
  * The pods agree: exactly one live pod per node, every one Running and Ready,

@@ -419,22 +419,14 @@ async function updatePodsInPlace(
       } catch (err) {
         deps.expectations.lowerUpdates(key, [u.uid]);
         if (isNotFound(err)) return false;
-        if (err instanceof ApiError && REFUSED_CODES.has(err.code)) {
-          deps.inPlaceRefused?.add(inPlaceRefusalKey(u.uid, u.hash));
-          deps.events.event(
-            ds,
-            'Warning',
-            'FailedUpdatePodInPlace',
-            `Error updating pod ${u.name} in place, recreating it: ${errorText(err)}`,
-          );
-        } else {
-          deps.events.event(
-            ds,
-            'Warning',
-            'FailedUpdatePodInPlace',
-            `Error updating pod ${u.name} in place: ${errorText(err)}`,
-          );
-        }
+        const refused = err instanceof ApiError && REFUSED_CODES.has(err.code);
+        if (refused) deps.inPlaceRefused?.add(inPlaceRefusalKey(u.uid, u.hash));
+        deps.events.event(
+          ds,
+          'Warning',
+          'FailedUpdatePodInPlace',
+          `Error updating pod ${u.name} in place${refused ? ', recreating it' : ''}: ${errorText(err)}`,
+        );
         log.warn({ err, pod: u.name }, 'failed to update pod in place');
         errors.push(err);
         return false;

@@ -293,6 +293,10 @@ export function replaceInPlace(
   refused: ReadonlySet<string> = new Set(),
 ): InPlaceStep {
   const target = ctx.ds.spec?.template;
+  // Most syncs replace nothing: no per-sync index of every pod and revision for them.
+  if (!target || !deletes.some((d) => d.reason === 'rolling-update')) {
+    return { deletes: [...deletes], updates: [], events: [] };
+  }
   const templates = new Map<string, V1PodTemplateSpec | undefined>();
   for (const rev of revisions) templates.set(revisionHash(rev), revisionTemplate(rev));
   const podsByUid = new Map<string, V1Pod>();
@@ -303,11 +307,13 @@ export function replaceInPlace(
   const fallbacks = new Map<string, string[]>();
   const fallBack = (d: PodDelete, why: string) => {
     out.deletes.push(d);
-    fallbacks.set(why, [...(fallbacks.get(why) ?? []), d.name]);
+    const names = fallbacks.get(why);
+    if (names) names.push(d.name);
+    else fallbacks.set(why, [d.name]);
   };
   for (const d of deletes) {
     const pod = podsByUid.get(d.uid);
-    if (d.reason !== 'rolling-update' || !pod || !target) {
+    if (d.reason !== 'rolling-update' || !pod) {
       out.deletes.push(d);
       continue;
     }

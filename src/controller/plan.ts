@@ -17,7 +17,7 @@ import { reservedSelectorProblem, reservedTemplateLabelWarnings } from './reserv
 import { resolveRolloutSettings } from './rollout-settings.ts';
 import { planRolloutControl } from './rollout-control.ts';
 import { replaceInPlace } from './in-place.ts';
-import { rollingUpdate, rolloutLimits } from './rolling-update.ts';
+import { rollingUpdate } from './rolling-update.ts';
 import { computeHash } from './hash.ts';
 import { computeStatus } from './status.ts';
 import { buildSyncContext, placementOf, type SyncContext } from './sync-context.ts';
@@ -135,7 +135,8 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
       deletes = inPlace.deletes;
       inPlaceUpdates = inPlace.updates;
       events.push(...inPlace.events);
-      if (createNodes.length > 0 && rolloutLimits(ctx).maxSurge > 0) {
+      // Only the surge path of the rolling update creates pods.
+      if (createNodes.length > 0) {
         events.push({
           type: 'Normal',
           reason: 'InPlaceUpdateNotPossible',

@@ -185,10 +185,11 @@ export const STATUS_COALESCE_MS = 1000;
 /**
  * How long to hold back writing `next` over `stored`: 0 (write now) unless the last status write
  * was less than `intervalMs` ago and `next` changes nothing but the counters and the message of
- * the Progressing condition (its counts), on the way to a settled DaemonSet (a status saying every
- * desired pod is updated and available is written at once: `kubectl rollout status` waits for it). A new observedGeneration, a condition that appears,
- * goes or changes status or reason, the wave condition (its message is the wave), collisionCount:
- * written at once, since the rollout's events are derived from the stored conditions.
+ * the Progressing condition (its counts), on the way to a settled DaemonSet. Written at once: a
+ * settled status (every desired pod updated and available: `kubectl rollout status` waits for it),
+ * a new observedGeneration, a condition that appears, goes or changes status or reason, the wave
+ * condition (its message is the wave), collisionCount, since the rollout's events are derived from
+ * the stored conditions.
  */
 export function statusWriteDelayMs(
   stored: V1DaemonSetStatus | undefined,
@@ -227,11 +228,11 @@ function onlyCountsChange(stored: V1DaemonSetStatus, next: V1DaemonSetStatus): b
   const before = stored.conditions ?? [];
   const after = next.conditions ?? [];
   if (before.length !== after.length) return false;
+  // lastTransitionTime may be a string or a Date: compare as JSON.
+  const same = (x: unknown, y: unknown) => JSON.stringify(x ?? '') === JSON.stringify(y ?? '');
   return after.every((c) => {
     const old = before.find((o) => o.type === c.type);
     if (!old) return false;
-    // lastTransitionTime may be a string or a Date: compare as JSON.
-    const same = (x: unknown, y: unknown) => JSON.stringify(x ?? '') === JSON.stringify(y ?? '');
     return (
       same(old.status, c.status) &&
       same(old.reason, c.reason) &&

@@ -205,24 +205,17 @@ export class EventAggregator {
     if (oldest !== undefined) record.localKeys.delete(oldest);
     const at = wireTime(now);
     return {
+      // The same event under a new name, with the aggregate message, counted from one.
       event: {
-        apiVersion: 'v1',
-        kind: 'Event',
+        ...event,
         metadata: {
           name: this.o.names.next(event.involvedObject.name, now),
           namespace: event.metadata.namespace,
         },
-        involvedObject: event.involvedObject,
-        reason: event.reason,
         message: this.o.messageFunc(event),
-        type: event.type,
-        source: event.source,
         firstTimestamp: at,
         lastTimestamp: at,
         count: 1,
-        reportingComponent: event.reportingComponent,
-        reportingInstance: event.reportingInstance,
-        ...(event.action !== undefined ? { action: event.action } : {}),
       },
       key: aggregateKey,
     };

@@ -265,6 +265,7 @@ export function wideTable(input: WideInput): string {
   };
   for (const pod of pods) {
     const node = podNode(pod);
+    const updated = isPodUpdated(pod, hash, generation);
     const cells = [
       node,
       pod.metadata?.name ?? '',
@@ -272,9 +273,7 @@ export function wideTable(input: WideInput): string {
       pod.metadata?.labels?.[CONTROLLER_REVISION_HASH_LABEL] ?? '<none>',
       podReady(pod),
       // Patched in place but not yet restarted by the kubelet: updated in the spec only.
-      isPodUpdated(pod, hash, generation) && inPlacePending(pod)
-        ? 'in-place'
-        : String(isPodUpdated(pod, hash, generation)),
+      updated && inPlacePending(pod) ? 'in-place' : String(updated),
     ];
     if (waveKey) cells.push(wave(node));
     rows.push({ node, pod: cells[1]!, cells });

@@ -56,7 +56,7 @@ describe('Events on a DaemonSet, correlated as client-go does', () => {
           metadata: { labels: { app: name } },
           spec: {
             nodeSelector: { [POOL_LABEL]: POOL },
-            containers: [{ name: 'agent', image: 'registry.k8s.io/pause:3.10' }],
+            containers: [{ name: 'agent', image: 'pause:3.10' }],
           },
         },
       },
@@ -128,7 +128,7 @@ describe('Events on a DaemonSet, correlated as client-go does', () => {
           metadata: { labels: { app: name } },
           spec: {
             nodeSelector: { 'e2e.everynode.dev/few': 'yes' },
-            containers: [{ name: 'agent', image: 'registry.k8s.io/pause:3.10' }],
+            containers: [{ name: 'agent', image: 'pause:3.10' }],
           },
         },
       },
