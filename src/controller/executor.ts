@@ -27,7 +27,7 @@ import type { RolloutSettings } from '../contract/rollout.ts';
 import type { FailedPodBackoff } from './backoff.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import { isUsableExistingRevision } from './history.ts';
-import { STATUS_COALESCE_BUSY_MS, STATUS_COALESCE_MS, mergeStatus, statusWriteDelayMs } from './status.ts';
+import { mergeStatus, statusWriteDelayMs } from './status.ts';
 import { inPlaceRefusalKey } from './in-place.ts';
 import type {
   ClaimPatch,
@@ -152,8 +152,6 @@ export async function executePlan(
       plan.status,
       deps.statusWrites?.lastWriteAtMs(uid),
       Date.now(),
-      // Pod writes waiting for tokens go first: counters can wait longer.
-      deps.client.limiter.available() < 1 ? STATUS_COALESCE_BUSY_MS : STATUS_COALESCE_MS,
     );
     if (holdMs > 0) {
       // Counters only, and written less than a second ago: the requeue writes them.

@@ -181,11 +181,6 @@ function sameConditions(a: readonly V1DaemonSetCondition[], b: readonly V1Daemon
  * writes per pod, each taking a token from the pod writes' budget).
  */
 export const STATUS_COALESCE_MS = 1000;
-/**
- * The interval while the client's token bucket is empty (pod writes are waiting for tokens): a
- * counters-only status write would delay a pod write, and the rollout moves at the pace of those.
- */
-export const STATUS_COALESCE_BUSY_MS = 5000;
 
 /**
  * How long to hold back writing `next` over `stored`: 0 (write now) unless the last status write

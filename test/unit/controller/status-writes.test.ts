@@ -4,11 +4,7 @@
 import type { V1DaemonSet, V1DaemonSetStatus } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { StatusWrites } from '../../../src/controller/executor.ts';
-import {
-  STATUS_COALESCE_BUSY_MS,
-  STATUS_COALESCE_MS,
-  statusWriteDelayMs,
-} from '../../../src/controller/status.ts';
+import { STATUS_COALESCE_MS, statusWriteDelayMs } from '../../../src/controller/status.ts';
 
 const status = (over: Partial<V1DaemonSetStatus> = {}): V1DaemonSetStatus => ({
   currentNumberScheduled: 10,
@@ -67,19 +63,6 @@ describe('statusWriteDelayMs', () => {
     ],
   ])('%s', (_, change, last, want) => {
     expect(statusWriteDelayMs(status(), status(change), last, T)).toBe(want);
-  });
-  it('while pod writes wait for tokens (the busy interval), counters are held longer; what must go out still goes at once', () => {
-    const last = T - 2000;
-    expect(statusWriteDelayMs(status(), status({ updatedNumberScheduled: 5 }), last, T)).toBe(0);
-    expect(
-      statusWriteDelayMs(status(), status({ updatedNumberScheduled: 5 }), last, T, STATUS_COALESCE_BUSY_MS),
-    ).toBe(STATUS_COALESCE_BUSY_MS - 2000);
-    expect(
-      statusWriteDelayMs(status(), status({ updatedNumberScheduled: 10 }), last, T, STATUS_COALESCE_BUSY_MS),
-    ).toBe(0);
-    expect(
-      statusWriteDelayMs(status(), status({ observedGeneration: 3 }), last, T, STATUS_COALESCE_BUSY_MS),
-    ).toBe(0);
   });
   it('a wave condition whose message (the wave) changes is written at once', () => {
     const wave = (m: string) => ({
