@@ -6,7 +6,8 @@
 // parallel (syncNodes), then status (storeDaemonSetStatus). Every failure is
 // collected and returned as one error so the work queue retries the key with
 // backoff; nothing here sleeps or retries on its own (except the one status
-// retry upstream does).
+// retry upstream does). everynode: in-place patches are sent without waiting
+// for them (DetachedWrites); their failures fail the DaemonSet's next sync.
 import type { V1ControllerRevision, V1DaemonSet, V1DaemonSetStatus, V1Pod } from '@kubernetes/client-node';
 import type { Logger } from 'pino';
 import type { EventRecorder } from '../machinery/events.ts';
@@ -55,6 +56,44 @@ export interface ExecutorDeps {
   logger: Logger;
   /** Aborted when this process must stop writing (leadership lost, shutdown). */
   signal?: AbortSignal;
+  /**
+   * Where in-place patches report, after the sync that sent them has ended: their failures (the
+   * DaemonSet's next sync fails with them, so retries back off as a failed sync's do) and a wake-up
+   * for that sync. Without it, a sync waits for its in-place patches like for its other writes.
+   */
+  detached?: DetachedWrites;
+}
+
+/**
+ * In-place patches are not awaited by the sync that sends them: a patch waits for a client token
+ * and then for the kubelet, and a pod that becomes Ready meanwhile would wait for the whole batch
+ * before its slot (maxUnavailable) is used again. The planner sees patches in flight through the
+ * expectations (projectInPlace), so the next sync can run at once. Failures are kept here until
+ * the DaemonSet's next sync, which reports them as its own.
+ */
+export class DetachedWrites {
+  private readonly failures = new Map<string, unknown[]>();
+  /** Asks for another sync of the key (the work queue's add). */
+  readonly wake: (key: string) => void;
+  constructor(wake: (key: string) => void) {
+    this.wake = wake;
+  }
+  failed(key: string, errors: readonly unknown[]): void {
+    if (errors.length === 0) return;
+    const list = this.failures.get(key);
+    if (list) list.push(...errors);
+    else this.failures.set(key, [...errors]);
+    this.wake(key);
+  }
+  /** The failures since the key's last sync, forgotten here. */
+  take(key: string): unknown[] {
+    const list = this.failures.get(key) ?? [];
+    this.failures.delete(key);
+    return list;
+  }
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
 }
 
 /** The REST resource of the DaemonSet's own kind (apps/v1, or everynode.dev in CRD mode). */
@@ -65,6 +104,7 @@ export interface ExecuteResult {
   requeueAfterMs: number | undefined;
   created: number;
   deleted: number;
+  /** In-place patches sent (with `detached`, still in flight when the sync ends) or, without it, done. */
   updatedInPlace: number;
 }
 
@@ -117,24 +157,38 @@ export async function executePlan(
   // (upstream advances the failed-pod backoff only in manage, after claiming) now count.
   recordPlan();
 
-  const errors: unknown[] = [];
+  // Failures of the in-place patches earlier syncs sent: this sync fails with them (and backs off).
+  const errors: unknown[] = deps.detached?.take(key) ?? [];
   const inPlace = plan.inPlaceUpdates;
-  if (plan.creates.length > 0 || plan.deletes.length > 0 || inPlace.length > 0) {
-    // Before any call: a watch event may arrive before the call returns (upstream SetExpectations).
+  // Before any call: a watch event may arrive before the call returns (upstream SetExpectations).
+  if (plan.creates.length > 0 || plan.deletes.length > 0) {
     deps.expectations.setExpectations(
       key,
       plan.creates.length,
       plan.deletes.map((d) => d.uid),
-      new Map(inPlace.map((u) => [u.uid, u.hash])),
     );
+  }
+  deps.expectations.expectInPlace(key, inPlace);
+  const detached = deps.detached;
+  if (detached && inPlace.length > 0) {
+    const failures: unknown[] = [];
+    void updatePodsInPlace(deps, ds, key, inPlace, failures, log)
+      .catch((err: unknown) => failures.push(err))
+      .then(() => {
+        if (!deps.signal?.aborted) detached.failed(key, failures);
+      });
+    result.updatedInPlace = inPlace.length;
+  }
+  const awaited = detached ? [] : inPlace;
+  if (plan.creates.length > 0 || plan.deletes.length > 0 || awaited.length > 0) {
     const [created, deleted, updated] = await Promise.all([
       createPods(deps, ds, key, plan.creates, errors, log),
       deletePods(deps, ds, key, plan.deletes, errors, log),
-      updatePodsInPlace(deps, ds, key, inPlace, errors, log),
+      updatePodsInPlace(deps, ds, key, awaited, errors, log),
     ]);
     result.created = created;
     result.deleted = deleted;
-    result.updatedInPlace = updated;
+    if (!detached) result.updatedInPlace = updated;
   }
 
   for (const name of plan.history.deleteOld) {
@@ -391,7 +445,8 @@ export class InPlaceRefusals extends Set<string> {
  * Moves pods to the update revision in place, all in parallel: the resize subresource first (when
  * cpu/memory change), then one strategic-merge patch of labels, the in-place record and images,
  * guarded by the pod's uid. A refusal (4xx other than NotFound/Conflict) is remembered so the next
- * sync recreates the pod; NotFound means it is gone; anything else is retried with the sync.
+ * sync recreates the pod; NotFound means it is gone; anything else is retried with the sync (with
+ * `detached`, the next one: this sync does not wait).
  */
 async function updatePodsInPlace(
   deps: ExecutorDeps,
@@ -417,7 +472,7 @@ async function updatePodsInPlace(
         log.debug({ pod: u.name, node: u.nodeName, revision: u.hash }, 'updated pod in place');
         return true;
       } catch (err) {
-        deps.expectations.lowerUpdates(key, [u.uid]);
+        deps.expectations.inPlaceFailed(key, u);
         if (isNotFound(err)) return false;
         const refused = err instanceof ApiError && REFUSED_CODES.has(err.code);
         if (refused) deps.inPlaceRefused?.add(inPlaceRefusalKey(u.uid, u.hash));

@@ -8,10 +8,13 @@
 // a pod observed twice (its deletionTimestamp update, then its delete event)
 // only counts once, and a pod we did not delete does not count at all.
 //
-// everynode: in-place updates are tracked by pod UID and the revision hash the patch gave the
-// pod. Until the cache shows each patched pod with its new hash, the rolling update would still
-// see it as an available old pod and pick another one: more restarting at once than
-// maxUnavailable allows.
+// everynode: in-place updates are tracked per pod, by UID, with the patch sent. They do not hold
+// the DaemonSet's syncs back: until the cache shows a patched pod with its new hash, the planner
+// sees the pod as the patch will leave it (projectInPlace), restarting and unavailable, so the
+// rolling update counts it against maxUnavailable and never picks it again. A sync can then fill
+// the slot a pod frees while patches of earlier syncs are still in flight.
+
+import type { PodInPlaceUpdate } from './types.ts';
 
 /** upstream ExpectationsTimeout. */
 export const EXPECTATIONS_TTL_MS = 5 * 60_000;
@@ -23,8 +26,6 @@ export interface Expectation {
   dels: number;
   /** UIDs of the pods whose deletion is still expected. */
   deleteUids: ReadonlySet<string>;
-  /** Pods patched in place, by UID, with the revision hash the cache must show. */
-  updates: ReadonlyMap<string, string>;
   /** When the expectation was set, ms. */
   timestamp: number;
 }
@@ -33,12 +34,19 @@ interface MutableExpectation {
   adds: number;
   dels: number;
   deleteUids: Set<string>;
-  updates: Map<string, string>;
   timestamp: number;
+}
+
+interface InFlightUpdate {
+  update: PodInPlaceUpdate;
+  /** When the patch was planned, ms: after the TTL the cache is trusted again. */
+  at: number;
 }
 
 export class ControllerExpectations {
   private readonly entries = new Map<string, MutableExpectation>();
+  /** In-place patches not yet seen in the cache, per DaemonSet key, by pod UID. */
+  private readonly inPlace = new Map<string, Map<string, InFlightUpdate>>();
   private readonly now: () => number;
   private readonly ttlMs: number;
 
@@ -52,34 +60,48 @@ export class ControllerExpectations {
   }
 
   /**
-   * True when the controller may act on the cache: no record (first sync, or
-   * deleted), all expected events observed, or the record expired.
+   * True when the controller may create and delete from the cache: no record (first sync, or
+   * deleted), all expected creates and deletes observed, or the record expired. In-place
+   * updates in flight do not count here (see inPlaceInFlight).
    */
   satisfied(key: string): boolean {
     const e = this.entries.get(key);
     if (!e) return true;
-    if (e.adds <= 0 && e.dels <= 0 && e.updates.size === 0) return true;
+    if (e.adds <= 0 && e.dels <= 0) return true;
     return this.now() - e.timestamp > this.ttlMs;
   }
 
-  /**
-   * Replaces the record: `adds` creates, the deletion of the pods with these UIDs and the pods
-   * updated in place (UID → new revision hash) are expected.
-   */
-  setExpectations(
-    key: string,
-    adds: number,
-    deleteUids: readonly string[],
-    updates: ReadonlyMap<string, string> = new Map(),
-  ): void {
+  /** Replaces the record: `adds` creates and the deletion of the pods with these UIDs are expected. */
+  setExpectations(key: string, adds: number, deleteUids: readonly string[]): void {
     const uids = new Set(deleteUids);
-    this.entries.set(key, {
-      adds,
-      dels: uids.size,
-      deleteUids: uids,
-      updates: new Map(updates),
-      timestamp: this.now(),
-    });
+    this.entries.set(key, { adds, dels: uids.size, deleteUids: uids, timestamp: this.now() });
+  }
+
+  /**
+   * These in-place patches are about to be sent: until the cache shows each pod with the patch's
+   * hash (or without the pod), inPlaceInFlight returns it. Adds to what earlier syncs sent; a
+   * second patch of the same pod replaces the first.
+   */
+  expectInPlace(key: string, updates: readonly PodInPlaceUpdate[]): void {
+    if (updates.length === 0) return;
+    let m = this.inPlace.get(key);
+    if (!m) this.inPlace.set(key, (m = new Map<string, InFlightUpdate>()));
+    const at = this.now();
+    for (const update of updates) m.set(update.uid, { update, at });
+  }
+
+  /** The in-place patches of `key` sent and not yet observed, by pod UID (expired ones dropped). */
+  inPlaceInFlight(key: string): ReadonlyMap<string, PodInPlaceUpdate> {
+    const m = this.inPlace.get(key);
+    const out = new Map<string, PodInPlaceUpdate>();
+    if (!m) return out;
+    const now = this.now();
+    for (const [uid, { update, at }] of m) {
+      if (now - at > this.ttlMs) m.delete(uid);
+      else out.set(uid, update);
+    }
+    if (m.size === 0) this.inPlace.delete(key);
+    return out;
   }
 
   expectCreations(key: string, adds: number): void {
@@ -105,17 +127,15 @@ export class ControllerExpectations {
    * carries the expected hash, or is deleted (`hash` undefined).
    */
   updateObserved(key: string, uid: string, hash: string | undefined): void {
-    const e = this.entries.get(key);
-    if (!e) return;
-    const expected = e.updates.get(uid);
-    if (expected !== undefined && (hash === undefined || hash === expected)) e.updates.delete(uid);
+    const m = this.inPlace.get(key);
+    const expected = m?.get(uid)?.update.hash;
+    if (expected !== undefined && (hash === undefined || hash === expected)) m!.delete(uid);
   }
 
-  /** Forgets expected in-place updates (failed patches). */
-  lowerUpdates(key: string, uids: readonly string[]): void {
-    const e = this.entries.get(key);
-    if (!e) return;
-    for (const uid of uids) e.updates.delete(uid);
+  /** Forgets a failed in-place patch; a later patch of the same pod (another sync's) stays. */
+  inPlaceFailed(key: string, update: PodInPlaceUpdate): void {
+    const m = this.inPlace.get(key);
+    if (m?.get(update.uid)?.update === update) m.delete(update.uid);
   }
 
   /** Forgets `adds` creates and the given expected deletions (skipped or failed calls). */
@@ -131,10 +151,11 @@ export class ControllerExpectations {
   /** The DaemonSet is gone: drop its record. */
   deleteExpectations(key: string): void {
     this.entries.delete(key);
+    this.inPlace.delete(key);
   }
 
   /** Number of keys with a record (for tests and debugging). */
   size(): number {
-    return this.entries.size;
+    return new Set([...this.entries.keys(), ...this.inPlace.keys()]).size;
   }
 }

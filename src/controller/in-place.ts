@@ -270,6 +270,58 @@ export function inPlaceUpdateOf(
   };
 }
 
+/**
+ * The pod as the in-place patch `u` leaves it (labels, record, images, resized resources): what
+ * the API server will hold once the patch is through. The planner sees pods whose patch is in
+ * flight this way, so they count as restarting (inPlacePending) and are not picked again.
+ */
+export function projectInPlace(pod: V1Pod, u: PodInPlaceUpdate): V1Pod {
+  const images = new Map((u.patch.spec?.containers ?? []).map((c) => [c.name, c.image]));
+  const initImages = new Map((u.patch.spec?.initContainers ?? []).map((c) => [c.name, c.image]));
+  const resources = new Map((u.resize?.spec.containers ?? []).map((c) => [c.name, c.resources]));
+  const spec = pod.spec;
+  return {
+    ...pod,
+    metadata: {
+      ...pod.metadata,
+      labels: { ...pod.metadata?.labels, ...u.patch.metadata.labels },
+      annotations: { ...pod.metadata?.annotations, ...u.patch.metadata.annotations },
+    },
+    ...(spec
+      ? {
+          spec: {
+            ...spec,
+            containers: spec.containers.map((c) => ({
+              ...c,
+              image: images.get(c.name) ?? c.image,
+              ...(resources.has(c.name) ? { resources: resources.get(c.name) } : {}),
+            })),
+            ...(spec.initContainers
+              ? {
+                  initContainers: spec.initContainers.map((c) => ({
+                    ...c,
+                    image: initImages.get(c.name) ?? c.image,
+                  })),
+                }
+              : {}),
+          },
+        }
+      : {}),
+  };
+}
+
+/** `pods` with each one whose in-place patch is in flight (by UID) replaced by its projection. */
+export function withInPlaceInFlight(
+  pods: readonly V1Pod[],
+  inFlight: ReadonlyMap<string, PodInPlaceUpdate> | undefined,
+): V1Pod[] {
+  if (!inFlight || inFlight.size === 0) return [...pods];
+  return pods.map((p) => {
+    const u = inFlight.get(p.metadata?.uid ?? '');
+    return u ? projectInPlace(p, u) : p;
+  });
+}
+
 /** Key of a refused in-place update (the executor remembers them; the planner recreates those pods). */
 export const inPlaceRefusalKey = (uid: string, hash: string): string => `${uid}/${hash}`;
 

@@ -24,6 +24,7 @@ import { inClusterNamespace, KubeClient, loadKubeConfig } from '../machinery/kub
 import { LeaderElector } from '../machinery/leader-election.ts';
 import { ReconcileLoop } from '../machinery/reconcile-loop.ts';
 import { WorkQueue } from '../machinery/workqueue.ts';
+import { objectKey } from '../machinery/informer-logic.ts';
 import { createLogger, flushLogger, LOG_LEVELS, type Logger } from '../lib/logger.ts';
 import { newProcessRegistry } from '../lib/metrics.ts';
 import { startProbeServer, type ProbeServer } from '../lib/probe-server.ts';
@@ -34,7 +35,7 @@ import { startCertRotator, type CertRotator, type CertRotatorConfig } from '../t
 import { FailedPodBackoff } from './backoff.ts';
 import { allInformers, createCaches, type DaemonSetCaches } from './caches.ts';
 import { ControllerExpectations } from './expectations.ts';
-import { InPlaceRefusals, StatusWrites } from './executor.ts';
+import { DetachedWrites, InPlaceRefusals, StatusWrites } from './executor.ts';
 import { registerEventHandlers } from './handlers.ts';
 import { syncDaemonSet } from './sync.ts';
 
@@ -148,6 +149,7 @@ export function newDaemonSetController(options: {
   const failedPodBackoff = new FailedPodBackoff();
   const rolloutSettings = new Map<string, RolloutSettings>();
   const statusWrites = new StatusWrites();
+  const detached = new DetachedWrites((key) => queue.add(key));
   registerEventHandlers({
     caches,
     queue,
@@ -157,6 +159,7 @@ export function newDaemonSetController(options: {
     forget: (ds) => {
       rolloutSettings.delete(ds.metadata?.uid ?? '');
       statusWrites.forget(ds.metadata?.uid ?? '');
+      detached.forget(objectKey(ds));
     },
   });
   const syncDeps = {
@@ -172,6 +175,7 @@ export function newDaemonSetController(options: {
     ownerKind,
     inPlaceRefused: new InPlaceRefusals(),
     statusWrites,
+    detached,
   };
   const loop = new ReconcileLoop<string>({
     name: CONTROLLER_NAME,

@@ -16,7 +16,7 @@ import { newPod } from './pod-template.ts';
 import { reservedSelectorProblem, reservedTemplateLabelWarnings } from './reserved-labels.ts';
 import { resolveRolloutSettings } from './rollout-settings.ts';
 import { planRolloutControl } from './rollout-control.ts';
-import { replaceInPlace } from './in-place.ts';
+import { replaceInPlace, withInPlaceInFlight } from './in-place.ts';
 import { rollingUpdate } from './rolling-update.ts';
 import { computeHash } from './hash.ts';
 import { computeStatus } from './status.ts';
@@ -50,7 +50,9 @@ export function selectsAllPods(ds: V1DaemonSet): boolean {
  * 2c. claims (ClaimPods / ClaimControllerRevisions): adopt matching orphans, release owned objects
  *    that stopped matching; the rest of the plan counts them as done;
  * 3. history (constructHistory) → the current hash; a hash collision → skipped;
- * 4. expectations not yet satisfied → status only, observedGeneration untouched;
+ * 4. expectations (creates and deletes) not yet satisfied → status only, observedGeneration
+ *    untouched; (everynode) pods whose in-place patch is in flight are planned as the patch
+ *    leaves them (restarting, so within maxUnavailable and not picked again), without waiting;
  * 5. otherwise manage; then, if manage changed nothing (upstream re-checks
  *    expectations, which any create or delete leaves unsatisfied) and the
  *    strategy is RollingUpdate, the rolling update; old-revision cleanup; status
@@ -87,7 +89,10 @@ export function planDaemonSet(snapshot: Snapshot): Plan {
     return { ...emptyPlan(history, ds, ownerKind), claims: claimed.plan, skipped: 'collision' };
   }
 
-  const ctx = buildSyncContext({ ...snapshot, pods, revisions: claimed.revisions }, hash);
+  const ctx = buildSyncContext(
+    { ...snapshot, pods: withInPlaceInFlight(pods, snapshot.inPlaceInFlight), revisions: claimed.revisions },
+    hash,
+  );
   if (!snapshot.expectationsSatisfied) {
     const status = computeStatus(ctx, false);
     return {

@@ -15,7 +15,7 @@ import type { KubeClient } from '../machinery/kube.ts';
 import type { RolloutSettings } from '../contract/rollout.ts';
 import type { FailedPodBackoff } from './backoff.ts';
 import { BY_CONTROLLER, orphansOf, type DaemonSetCaches } from './caches.ts';
-import { executePlan, type InPlaceRefusals, type StatusWrites } from './executor.ts';
+import { executePlan, type DetachedWrites, type InPlaceRefusals, type StatusWrites } from './executor.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import { planDaemonSet, selectsAllPods } from './plan.ts';
 import type { Snapshot } from './types.ts';
@@ -37,6 +37,8 @@ export interface SyncDeps {
   inPlaceRefused?: InPlaceRefusals;
   /** This controller's own status writes, newer than the informer until it catches up. */
   statusWrites?: StatusWrites;
+  /** In-place patches outlive their sync: their failures and wake-ups go here (see DetachedWrites). */
+  detached?: DetachedWrites;
 }
 
 /** The snapshot of `ds` as the caches hold it now, or undefined when the DaemonSet is gone. */
@@ -63,6 +65,7 @@ export function readSnapshot(deps: SyncDeps, key: string): Snapshot | undefined 
     networkUnavailable: deps.networkUnavailable,
     now: Date.now(),
     expectationsSatisfied: deps.expectations.satisfied(key),
+    inPlaceInFlight: deps.expectations.inPlaceInFlight(key),
     failedPodBackoff: deps.failedPodBackoff,
     burst: deps.burst,
     ...(deps.rolloutSettings.has(uid) ? { lastValidRollout: deps.rolloutSettings.get(uid) } : {}),
@@ -93,6 +96,7 @@ export async function syncDaemonSet(
       rolloutSettings: deps.rolloutSettings,
       ...(deps.inPlaceRefused ? { inPlaceRefused: deps.inPlaceRefused } : {}),
       ...(deps.statusWrites ? { statusWrites: deps.statusWrites } : {}),
+      ...(deps.detached ? { detached: deps.detached } : {}),
       logger: deps.logger,
       ...(signal ? { signal } : {}),
     },
@@ -106,7 +110,7 @@ export async function syncDaemonSet(
       released: plan.claims.release.length,
       created: result.created,
       deleted: result.deleted,
-      updatedInPlace: result.updatedInPlace,
+      inPlaceSent: result.updatedInPlace,
       requeueAfterMs: result.requeueAfterMs,
       skipped: plan.skipped,
       ms: Math.round(performance.now() - started),

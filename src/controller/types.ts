@@ -35,6 +35,11 @@ export interface Snapshot {
   now: number;
   /** False while earlier creates/deletes have not been observed in the informer caches yet. */
   expectationsSatisfied: boolean;
+  /**
+   * In-place patches sent (or waiting for a client token) whose result the cache does not show
+   * yet, by pod UID: the planner sees those pods as the patch leaves them (default none).
+   */
+  inPlaceInFlight?: ReadonlyMap<string, PodInPlaceUpdate>;
   /** Failed-pod backoff state keyed `<dsUID>/<observedGeneration>/<node>` (upstream failedPodsBackoff). */
   failedPodBackoff: ReadonlyMap<string, BackoffEntry>;
   /** Burst cap for creates and deletes in one sync (upstream burstReplicas, `--burst`). */

@@ -17,7 +17,7 @@ import {
 } from '../../../src/contract/daemon-pod.ts';
 import { computeHash } from '../../../src/controller/hash.ts';
 import { planDaemonSet } from '../../../src/controller/plan.ts';
-import type { BackoffEntry, Plan, Snapshot } from '../../../src/controller/types.ts';
+import type { BackoffEntry, Plan, PodInPlaceUpdate, Snapshot } from '../../../src/controller/types.ts';
 
 export const NOW = Date.parse('2026-01-01T00:00:00Z');
 export const iso = (ms: number): string => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
@@ -248,6 +248,12 @@ export class Cluster {
   backoff = new Map<string, BackoffEntry>();
   now = NOW;
   expectationsSatisfied = true;
+  /**
+   * When true, in-place patches are not applied by sync() but kept in `inFlight` (sent, not yet
+   * seen in the cache) until landInPlace(): the executor's detached patches.
+   */
+  holdInPlace = false;
+  readonly inFlight = new Map<string, PodInPlaceUpdate>();
   readonly bind: boolean;
   readonly burst: number;
   private created = 0;
@@ -269,6 +275,7 @@ export class Cluster {
       expectationsSatisfied: this.expectationsSatisfied,
       failedPodBackoff: new Map(this.backoff),
       burst: this.burst,
+      ...(this.inFlight.size > 0 ? { inPlaceInFlight: new Map(this.inFlight) } : {}),
     };
   }
 
@@ -302,23 +309,8 @@ export class Cluster {
     if (plan.skipped) return;
 
     for (const u of plan.inPlaceUpdates) {
-      const p = this.pods.find((x) => x.metadata?.uid === u.uid);
-      if (!p) continue;
-      p.metadata!.labels = { ...(p.metadata!.labels ?? {}), ...u.patch.metadata.labels };
-      p.metadata!.annotations = { ...(p.metadata!.annotations ?? {}), ...u.patch.metadata.annotations };
-      for (const { name, image } of [
-        ...(u.patch.spec?.containers ?? []),
-        ...(u.patch.spec?.initContainers ?? []),
-      ]) {
-        const c = [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find(
-          (x) => x.name === name,
-        );
-        if (c) c.image = image;
-      }
-      for (const { name, resources } of u.resize?.spec.containers ?? []) {
-        const c = p.spec?.containers.find((x) => x.name === name);
-        if (c) c.resources = resources;
-      }
+      if (this.holdInPlace) this.inFlight.set(u.uid, u);
+      else this.applyInPlace(u);
     }
     const deleted = new Set(plan.deletes.map((d) => d.uid));
     this.pods = this.pods.filter((p) => !deleted.has(p.metadata?.uid ?? ''));
@@ -335,6 +327,35 @@ export class Cluster {
     }
     for (const { key, entry } of plan.backoffUpdates) this.backoff.set(key, entry);
     if (plan.status) this.ds.status = plan.status;
+  }
+
+  /** The API server takes an in-place patch (the cache then shows it). */
+  applyInPlace(u: PodInPlaceUpdate): void {
+    const p = this.pods.find((x) => x.metadata?.uid === u.uid);
+    if (!p) return;
+    p.metadata!.labels = { ...(p.metadata!.labels ?? {}), ...u.patch.metadata.labels };
+    p.metadata!.annotations = { ...(p.metadata!.annotations ?? {}), ...u.patch.metadata.annotations };
+    for (const { name, image } of [
+      ...(u.patch.spec?.containers ?? []),
+      ...(u.patch.spec?.initContainers ?? []),
+    ]) {
+      const c = [...(p.spec?.containers ?? []), ...(p.spec?.initContainers ?? [])].find(
+        (x) => x.name === name,
+      );
+      if (c) c.image = image;
+    }
+    for (const { name, resources } of u.resize?.spec.containers ?? []) {
+      const c = p.spec?.containers.find((x) => x.name === name);
+      if (c) c.resources = resources;
+    }
+  }
+
+  /** A held in-place patch reaches the API server and the cache. */
+  landInPlace(uid: string): void {
+    const u = this.inFlight.get(uid);
+    if (!u) return;
+    this.inFlight.delete(uid);
+    this.applyInPlace(u);
   }
 
   /** upstream markPodsReady: every pod Ready (and Running) since now. */

@@ -10,16 +10,19 @@ import {
   type InPlaceRecord,
 } from '../../../src/contract/rollout.ts';
 import { ControllerExpectations } from '../../../src/controller/expectations.ts';
+import { DetachedWrites } from '../../../src/controller/executor.ts';
 import {
   inPlaceDiff,
   inPlaceDone,
   inPlacePending,
   inPlaceRefusalKey,
+  projectInPlace,
   qosClass,
 } from '../../../src/controller/in-place.ts';
 import { planDaemonSet } from '../../../src/controller/plan.ts';
 import { autoPauseTrigger } from '../../../src/controller/rollout-control.ts';
 import { isPodAvailable } from '../../../src/controller/pods.ts';
+import type { PodInPlaceUpdate } from '../../../src/controller/types.ts';
 import {
   Cluster,
   NOW,
@@ -361,32 +364,201 @@ describe('planDaemonSet with update-mode InPlaceIfPossible', () => {
 });
 
 describe('ControllerExpectations for in-place updates', () => {
-  it('is unsatisfied until each patched pod is seen with its new hash (or gone)', () => {
-    const e = new ControllerExpectations({ now: () => NOW });
-    e.setExpectations(
-      'ns/ds',
-      0,
-      [],
-      new Map([
-        ['u1', 'h2'],
-        ['u2', 'h2'],
-      ]),
-    );
-    expect(e.satisfied('ns/ds')).toBe(false);
-    e.updateObserved('ns/ds', 'u1', 'h1'); // an older event, still the old hash
-    expect(e.satisfied('ns/ds')).toBe(false);
-    e.updateObserved('ns/ds', 'u1', 'h2');
-    expect(e.satisfied('ns/ds')).toBe(false);
-    e.updateObserved('ns/ds', 'u2', undefined); // deleted
-    expect(e.satisfied('ns/ds')).toBe(true);
+  const patchTo = (uid: string, hash: string): PodInPlaceUpdate => ({
+    name: `pod-${uid}`,
+    uid,
+    nodeName: `node-${uid}`,
+    hash,
+    patch: { metadata: { uid, labels: { 'controller-revision-hash': hash }, annotations: {} } },
   });
-  it('a failed patch is forgotten', () => {
+
+  it('keeps each patched pod in flight until it is seen with its new hash (or gone), without blocking creates and deletes', () => {
     const e = new ControllerExpectations({ now: () => NOW });
-    e.setExpectations('ns/ds', 0, [], new Map([['u1', 'h2']]));
-    e.lowerUpdates('ns/ds', ['u1']);
+    e.expectInPlace('ns/ds', [patchTo('u1', 'h2'), patchTo('u2', 'h2')]);
     expect(e.satisfied('ns/ds')).toBe(true);
+    expect([...e.inPlaceInFlight('ns/ds').keys()]).toEqual(['u1', 'u2']);
+    e.updateObserved('ns/ds', 'u1', 'h1'); // an older event, still the old hash
+    expect([...e.inPlaceInFlight('ns/ds').keys()]).toEqual(['u1', 'u2']);
+    e.updateObserved('ns/ds', 'u1', 'h2');
+    expect([...e.inPlaceInFlight('ns/ds').keys()]).toEqual(['u2']);
+    e.updateObserved('ns/ds', 'u2', undefined); // deleted
+    expect(e.inPlaceInFlight('ns/ds').size).toBe(0);
+  });
+
+  it("a later sync's setExpectations (creates, deletes) leaves the patches in flight", () => {
+    const e = new ControllerExpectations({ now: () => NOW });
+    e.expectInPlace('ns/ds', [patchTo('u1', 'h2')]);
+    e.setExpectations('ns/ds', 1, ['u9']);
+    expect(e.satisfied('ns/ds')).toBe(false);
+    expect([...e.inPlaceInFlight('ns/ds').keys()]).toEqual(['u1']);
+  });
+
+  it('a failed patch is forgotten, but not a newer patch of the same pod that replaced it', () => {
+    const e = new ControllerExpectations({ now: () => NOW });
+    const first = patchTo('u1', 'h2');
+    e.expectInPlace('ns/ds', [first]);
+    e.inPlaceFailed('ns/ds', first);
+    expect(e.inPlaceInFlight('ns/ds').size).toBe(0);
+    const second = patchTo('u1', 'h3');
+    e.expectInPlace('ns/ds', [first]);
+    e.expectInPlace('ns/ds', [second]);
+    e.inPlaceFailed('ns/ds', first);
+    expect(e.inPlaceInFlight('ns/ds').get('u1')).toBe(second);
+  });
+
+  it('after five minutes the cache is trusted again; deleteExpectations forgets them', () => {
+    let now = NOW;
+    const e = new ControllerExpectations({ now: () => now });
+    e.expectInPlace('ns/ds', [patchTo('u1', 'h2')]);
+    now += 5 * 60_000 + 1;
+    expect(e.inPlaceInFlight('ns/ds').size).toBe(0);
+    e.expectInPlace('ns/ds', [patchTo('u2', 'h2')]);
+    e.deleteExpectations('ns/ds');
+    expect(e.inPlaceInFlight('ns/ds').size).toBe(0);
+    expect(e.size()).toBe(0);
   });
 });
+
+describe('projectInPlace', () => {
+  it("gives the pod the patch's labels, record, images and resized resources, leaving the original alone", () => {
+    const pod: V1Pod = {
+      metadata: {
+        uid: 'u1',
+        labels: { app: 'a', 'controller-revision-hash': 'h1' },
+        annotations: { keep: 'me' },
+      },
+      spec: {
+        containers: [
+          { name: 'app', image: 'app:1', resources: { requests: { cpu: '100m' } } },
+          { name: 'side', image: 'side:1' },
+        ],
+        initContainers: [{ name: 'init', image: 'init:1' }],
+      },
+      status: { phase: 'Running' },
+    };
+    const before = structuredClone(pod);
+    const u: PodInPlaceUpdate = {
+      name: 'p',
+      uid: 'u1',
+      nodeName: 'n',
+      hash: 'h2',
+      patch: {
+        metadata: {
+          uid: 'u1',
+          labels: { 'controller-revision-hash': 'h2', 'pod-template-generation': '2' },
+          annotations: { [IN_PLACE_UPDATE_ANNOTATION]: '{}' },
+        },
+        spec: {
+          containers: [{ name: 'app', image: 'app:2' }],
+          initContainers: [{ name: 'init', image: 'init:2' }],
+        },
+      },
+      resize: { spec: { containers: [{ name: 'app', resources: { requests: { cpu: '200m' } } }] } },
+    };
+    const projected = projectInPlace(pod, u);
+    expect(pod).toEqual(before);
+    expect(projected.metadata?.labels).toEqual({
+      app: 'a',
+      'controller-revision-hash': 'h2',
+      'pod-template-generation': '2',
+    });
+    expect(projected.metadata?.annotations).toEqual({ keep: 'me', [IN_PLACE_UPDATE_ANNOTATION]: '{}' });
+    expect(projected.spec?.containers.map((c) => [c.image, c.resources])).toEqual([
+      ['app:2', { requests: { cpu: '200m' } }],
+      ['side:1', undefined],
+    ]);
+    expect(projected.spec?.initContainers?.[0]?.image).toBe('init:2');
+    expect(projected.status).toBe(pod.status);
+  });
+});
+
+describe('planDaemonSet with in-place patches in flight (sent, not yet in the cache)', () => {
+  const held = (n: number, maxUnavailable: number) => {
+    const cluster = updated(n, rollingUpdate(maxUnavailable));
+    cluster.holdInPlace = true;
+    return cluster;
+  };
+  /** Pods restarting or about to: patches in flight plus patched pods the kubelet has not finished. */
+  const restarting = (cluster: Cluster) =>
+    new Set([...cluster.inFlight.keys(), ...pending(cluster).map((p) => p.metadata?.uid ?? '')]);
+
+  it('a pod whose patch is in flight uses the budget and is not patched again; its status is not available', () => {
+    const cluster = held(5, 2);
+    const first = cluster.sync();
+    expect(first.inPlaceUpdates).toHaveLength(2);
+    const again = cluster.sync();
+    expect(again.inPlaceUpdates).toEqual([]);
+    expect(again.deletes).toEqual([]);
+    expect(again.creates).toEqual([]);
+    expect(cluster.ds.status?.numberAvailable).toBe(3);
+    expect(cluster.ds.status?.updatedNumberScheduled).toBe(0);
+  });
+
+  it('a slot freed while another patch is still in flight is used at once, by another pod', () => {
+    const cluster = held(5, 2);
+    const [a, b] = cluster.sync().inPlaceUpdates;
+    cluster.landInPlace(a!.uid);
+    markRestarted(
+      cluster.pods.find((p) => p.metadata?.uid === a!.uid)!,
+      cluster.now,
+    );
+    const next = cluster.sync();
+    expect(next.inPlaceUpdates).toHaveLength(1);
+    expect([a!.uid, b!.uid]).not.toContain(next.inPlaceUpdates[0]!.uid);
+    expect(restarting(cluster).size).toBe(2);
+  });
+
+  it('creates and deletes not yet observed still hold the sync to its status (upstream expectations)', () => {
+    const cluster = held(5, 2);
+    const [a] = cluster.sync().inPlaceUpdates;
+    cluster.landInPlace(a!.uid);
+    markRestarted(
+      cluster.pods.find((p) => p.metadata?.uid === a!.uid)!,
+      cluster.now,
+    );
+    cluster.expectationsSatisfied = false;
+    expect(cluster.sync().inPlaceUpdates).toEqual([]);
+    cluster.expectationsSatisfied = true;
+    expect(cluster.sync().inPlaceUpdates).toHaveLength(1);
+  });
+
+  it('whatever order patches land and pods restart in, never more than maxUnavailable restart, no pod is patched twice, and every pod ends updated', () => {
+    // A small deterministic generator: the same sequence every run.
+    let seed = 42;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    for (const [n, maxUnavailable] of [
+      [12, 3],
+      [7, 1],
+      [9, 9],
+    ] as const) {
+      const cluster = held(n, maxUnavailable);
+      const patchedUids: string[] = [];
+      for (let step = 0; step < 400 && !allUpdated(cluster); step++) {
+        const plan = cluster.sync();
+        expect(plan.deletes).toEqual([]);
+        expect(plan.creates).toEqual([]);
+        for (const u of plan.inPlaceUpdates) {
+          expect(patchedUids).not.toContain(u.uid);
+          patchedUids.push(u.uid);
+        }
+        expect(restarting(cluster).size).toBeLessThanOrEqual(maxUnavailable);
+        for (const uid of [...cluster.inFlight.keys()]) if (random() < 0.4) cluster.landInPlace(uid);
+        for (const p of pending(cluster)) if (random() < 0.4) markRestarted(p, cluster.now);
+        cluster.now += 100;
+      }
+      expect(allUpdated(cluster)).toBe(true);
+      expect(patchedUids.sort()).toEqual(cluster.pods.map((p) => p.metadata?.uid).sort());
+      const final = cluster.sync();
+      expect(final.status?.updatedNumberScheduled ?? cluster.ds.status?.updatedNumberScheduled).toBe(n);
+      expect(final.status?.numberAvailable ?? cluster.ds.status?.numberAvailable).toBe(n);
+    }
+  });
+});
+
+const allUpdated = (cluster: Cluster) =>
+  cluster.inFlight.size === 0 &&
+  pending(cluster).length === 0 &&
+  cluster.pods.every((p) => p.spec?.containers[0]?.image === 'foo2/bar2');
 
 describe('auto-pause and in-place updates', () => {
   const patchedPod = (startedAtMs: number, createdMs: number): V1Pod =>
@@ -427,5 +599,24 @@ describe('auto-pause and in-place updates', () => {
       },
     ];
     expect(autoPauseTrigger(pod, undefined, 0, NOW)).toBe('ErrImagePull (container app)');
+  });
+});
+
+describe('DetachedWrites (in-place patches that outlive their sync)', () => {
+  it('a failure wakes the DaemonSet and is handed to its next sync once', () => {
+    const woken: string[] = [];
+    const d = new DetachedWrites((key) => woken.push(key));
+    d.failed('ns/ds', []);
+    expect(woken).toEqual([]);
+    const boom = new Error('boom');
+    d.failed('ns/ds', [boom]);
+    d.failed('ns/ds', ['second']);
+    expect(woken).toEqual(['ns/ds', 'ns/ds']);
+    expect(d.take('ns/other')).toEqual([]);
+    expect(d.take('ns/ds')).toEqual([boom, 'second']);
+    expect(d.take('ns/ds')).toEqual([]);
+    d.failed('ns/ds', [boom]);
+    d.forget('ns/ds');
+    expect(d.take('ns/ds')).toEqual([]);
   });
 });
