@@ -59,9 +59,9 @@ export interface ExecutorDeps {
   /**
    * Where in-place patches report, after the sync that sent them has ended: their failures (the
    * DaemonSet's next sync fails with them, so retries back off as a failed sync's do) and a wake-up
-   * for that sync. Without it, a sync waits for its in-place patches like for its other writes.
+   * for that sync.
    */
-  detached?: DetachedWrites;
+  detached: DetachedWrites;
 }
 
 /**
@@ -104,7 +104,7 @@ export interface ExecuteResult {
   requeueAfterMs: number | undefined;
   created: number;
   deleted: number;
-  /** In-place patches sent (with `detached`, still in flight when the sync ends) or, without it, done. */
+  /** In-place patches sent (still in flight when the sync ends). */
   updatedInPlace: number;
 }
 
@@ -158,7 +158,7 @@ export async function executePlan(
   recordPlan();
 
   // Failures of the in-place patches earlier syncs sent: this sync fails with them (and backs off).
-  const errors: unknown[] = deps.detached?.take(key) ?? [];
+  const errors: unknown[] = deps.detached.take(key);
   const inPlace = plan.inPlaceUpdates;
   // Before any call: a watch event may arrive before the call returns (upstream SetExpectations).
   if (plan.creates.length > 0 || plan.deletes.length > 0) {
@@ -169,26 +169,22 @@ export async function executePlan(
     );
   }
   deps.expectations.expectInPlace(key, inPlace);
-  const detached = deps.detached;
-  if (detached && inPlace.length > 0) {
+  if (inPlace.length > 0) {
     const failures: unknown[] = [];
     void updatePodsInPlace(deps, ds, key, inPlace, failures, log)
       .catch((err: unknown) => failures.push(err))
       .then(() => {
-        if (!deps.signal?.aborted) detached.failed(key, failures);
+        if (!deps.signal?.aborted) deps.detached.failed(key, failures);
       });
     result.updatedInPlace = inPlace.length;
   }
-  const awaited = detached ? [] : inPlace;
-  if (plan.creates.length > 0 || plan.deletes.length > 0 || awaited.length > 0) {
-    const [created, deleted, updated] = await Promise.all([
+  if (plan.creates.length > 0 || plan.deletes.length > 0) {
+    const [created, deleted] = await Promise.all([
       createPods(deps, ds, key, plan.creates, errors, log),
       deletePods(deps, ds, key, plan.deletes, errors, log),
-      updatePodsInPlace(deps, ds, key, awaited, errors, log),
     ]);
     result.created = created;
     result.deleted = deleted;
-    if (!detached) result.updatedInPlace = updated;
   }
 
   for (const name of plan.history.deleteOld) {
@@ -445,8 +441,8 @@ export class InPlaceRefusals extends Set<string> {
  * Moves pods to the update revision in place, all in parallel: the resize subresource first (when
  * cpu/memory change), then one strategic-merge patch of labels, the in-place record and images,
  * guarded by the pod's uid. A refusal (4xx other than NotFound/Conflict) is remembered so the next
- * sync recreates the pod; NotFound means it is gone; anything else is retried with the sync (with
- * `detached`, the next one: this sync does not wait).
+ * sync recreates the pod; NotFound means it is gone; anything else is retried by the next sync (the
+ * one that sent it does not wait).
  */
 async function updatePodsInPlace(
   deps: ExecutorDeps,

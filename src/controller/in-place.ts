@@ -312,10 +312,10 @@ export function projectInPlace(pod: V1Pod, u: PodInPlaceUpdate): V1Pod {
 
 /** `pods` with each one whose in-place patch is in flight (by UID) replaced by its projection. */
 export function withInPlaceInFlight(
-  pods: readonly V1Pod[],
+  pods: V1Pod[],
   inFlight: ReadonlyMap<string, PodInPlaceUpdate> | undefined,
 ): V1Pod[] {
-  if (!inFlight || inFlight.size === 0) return [...pods];
+  if (!inFlight || inFlight.size === 0) return pods;
   return pods.map((p) => {
     const u = inFlight.get(p.metadata?.uid ?? '');
     return u ? projectInPlace(p, u) : p;

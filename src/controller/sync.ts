@@ -38,7 +38,7 @@ export interface SyncDeps {
   /** This controller's own status writes, newer than the informer until it catches up. */
   statusWrites?: StatusWrites;
   /** In-place patches outlive their sync: their failures and wake-ups go here (see DetachedWrites). */
-  detached?: DetachedWrites;
+  detached: DetachedWrites;
 }
 
 /** The snapshot of `ds` as the caches hold it now, or undefined when the DaemonSet is gone. */
@@ -96,7 +96,7 @@ export async function syncDaemonSet(
       rolloutSettings: deps.rolloutSettings,
       ...(deps.inPlaceRefused ? { inPlaceRefused: deps.inPlaceRefused } : {}),
       ...(deps.statusWrites ? { statusWrites: deps.statusWrites } : {}),
-      ...(deps.detached ? { detached: deps.detached } : {}),
+      detached: deps.detached,
       logger: deps.logger,
       ...(signal ? { signal } : {}),
     },
