@@ -209,10 +209,47 @@ function sameCpuMemory(a: V1ResourceRequirements, b: V1ResourceRequirements | un
   );
 }
 
+/**
+ * inPlacePending per pod object, with the parts it was derived from: every sync asks it of every
+ * pod several times (availability in the rolling update, the rollout control and the status),
+ * while most pods have not changed since the last sync. Informer caches replace an object on
+ * every change and never mutate it; a part replaced in place (as the unit fixtures do) is seen
+ * by identity and the answer derived again.
+ */
+interface PendingEntry {
+  labels: unknown;
+  annotations: unknown;
+  conditions: unknown;
+  containerStatuses: unknown;
+  containers: unknown;
+  pending: boolean;
+}
+const pendingByPod = new WeakMap<V1Pod, PendingEntry>();
+
 /** Patched in place to its current revision and the kubelet has not finished yet: not available, not updated. */
 export function inPlacePending(pod: V1Pod): boolean {
+  const { metadata, status, spec } = pod;
+  const hit = pendingByPod.get(pod);
+  if (
+    hit !== undefined &&
+    hit.labels === metadata?.labels &&
+    hit.annotations === metadata?.annotations &&
+    hit.conditions === status?.conditions &&
+    hit.containerStatuses === status?.containerStatuses &&
+    hit.containers === spec?.containers
+  )
+    return hit.pending;
   const record = currentInPlaceRecord(pod);
-  return record !== undefined && !inPlaceDone(pod, record);
+  const pending = record !== undefined && !inPlaceDone(pod, record);
+  pendingByPod.set(pod, {
+    labels: metadata?.labels,
+    annotations: metadata?.annotations,
+    conditions: status?.conditions,
+    containerStatuses: status?.containerStatuses,
+    containers: spec?.containers,
+    pending,
+  });
+  return pending;
 }
 
 /** When the pod last started a life: its creation, or the in-place update it is in. */

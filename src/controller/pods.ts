@@ -52,11 +52,18 @@ export function availableAtMs(pod: V1Pod, minReadySeconds: number): number | und
   return since + minReadySeconds * 1000 + 1;
 }
 
+/** readySinceMs per pod object and the conditions it read (see inPlacePending's cache for why). */
+const readySinceByPod = new WeakMap<V1Pod, { conditions: unknown; since: number | undefined | null }>();
+
 /** null when not Ready; the Ready transition time (undefined if absent) otherwise. */
 function readySinceMs(pod: V1Pod): number | undefined | null {
+  const conditions = pod.status?.conditions;
+  const hit = readySinceByPod.get(pod);
+  if (hit !== undefined && hit.conditions === conditions) return hit.since;
   const c = readyCondition(pod);
-  if (c?.status !== 'True') return null;
-  return timeMillis(c.lastTransitionTime);
+  const since = c?.status !== 'True' ? null : timeMillis(c.lastTransitionTime);
+  readySinceByPod.set(pod, { conditions, since });
+  return since;
 }
 
 /**
@@ -78,7 +85,7 @@ const creationMillis = (pod: V1Pod): number =>
   timeMillis(pod.metadata?.creationTimestamp) ?? Number.NEGATIVE_INFINITY;
 
 export const sortPodsOldestFirst = (pods: readonly V1Pod[]): V1Pod[] =>
-  [...pods].sort(comparePodsByCreationTimestampAndPhase);
+  pods.length < 2 ? [...pods] : [...pods].sort(comparePodsByCreationTimestampAndPhase);
 
 /**
  * util.GetTemplateGeneration: the annotation parsed as a base-10 int64 (Go

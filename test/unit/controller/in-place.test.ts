@@ -226,6 +226,27 @@ describe('inPlaceDone', () => {
     expect(inPlacePending(pod)).toBe(true);
     expect(isPodAvailable(pod, 0, NOW)).toBe(false);
   });
+  it('answers are derived again when a part of the same pod object is replaced (they are cached per object)', () => {
+    const waiting = { name: 'app', image: 'app:2', ready: false, imageID: 'sha256:old', restartCount: 3 };
+    const pod = podWith({ containerStatuses: [{ ...waiting, state: { running: {} } }] }, [
+      { type: 'Ready', status: 'True' },
+    ]);
+    pod.metadata!.annotations = { [IN_PLACE_UPDATE_ANNOTATION]: JSON.stringify(record) };
+    expect(inPlacePending(pod)).toBe(true);
+    expect(isPodAvailable(pod, 0, NOW)).toBe(false);
+    // The kubelet restarts the container with the new image: a new containerStatuses list.
+    pod.status!.containerStatuses = [{ ...waiting, imageID: 'sha256:new', state: { running: {} } }];
+    expect(inPlacePending(pod)).toBe(false);
+    expect(isPodAvailable(pod, 0, NOW)).toBe(true);
+    // Then it turns not Ready: new conditions.
+    pod.status!.conditions = [{ type: 'Ready', status: 'False' }];
+    expect(isPodAvailable(pod, 0, NOW)).toBe(false);
+    // Moved back to the old revision's labels: the record no longer speaks for it.
+    pod.status!.containerStatuses = [{ ...waiting, state: { running: {} } }];
+    expect(inPlacePending(pod)).toBe(true);
+    pod.metadata!.labels = { 'controller-revision-hash': 'h1' };
+    expect(inPlacePending(pod)).toBe(false);
+  });
   it('a malformed record is ignored', () => {
     expect(parseInPlaceRecord('{"revision":1}')).toBeUndefined();
     expect(parseInPlaceRecord('not json')).toBeUndefined();
