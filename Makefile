@@ -59,9 +59,14 @@ crd: deps tools ## Regenerate charts/everynode/crds/ from kube-apiserver's OpenA
 BENCH_NODES ?= 100,1000
 BENCH_UPDATE_MODES ?= Recreate,InPlaceIfPossible
 BENCH_UNMANAGED_PODS ?= 0
+BENCH_PLANNER_NODES ?= 1000
 .PHONY: bench-controller
 bench-controller: deps tools build ## DaemonSet create + rolling updates on kwok nodes: everynode vs KCM's controller (BENCH_NODES=100,1000 BENCH_UPDATE_MODES=Recreate,InPlaceIfPossible BENCH_UNMANAGED_PODS=0).
 	node bench/controller/run.ts --nodes $(BENCH_NODES) --update-mode $(BENCH_UPDATE_MODES) --unmanaged-pods $(BENCH_UNMANAGED_PODS) $(ARGS)
+
+.PHONY: bench-planner
+bench-planner: deps ## CPU per planner sync of one DaemonSet mid in-place rollout, no API server (BENCH_PLANNER_NODES=1000; a few seconds).
+	node bench/controller/planner.ts --nodes $(BENCH_PLANNER_NODES) $(ARGS)
 
 ##@ Conformance
 .PHONY: conformance

@@ -2,7 +2,7 @@
 // that writes to it (the Event recorder and leader election aside). In upstream's
 // order: claims first (ClaimPods / ClaimControllerRevisions: adopt, release),
 // history (constructHistory / dedup / cleanup), then
-// expectations, then pod creates in slow-start batches and deletes in
+// expectations, then pod creates under slow start and deletes in
 // parallel (syncNodes), then status (storeDaemonSetStatus). Every failure is
 // collected and returned as one error so the work queue retries the key with
 // backoff; nothing here sleeps or retries on its own (except the one status
@@ -23,6 +23,7 @@ import {
   type Resource,
 } from '../machinery/kube.ts';
 import { labelSelectorMatches } from '../machinery/label-selector.ts';
+import { slowStart } from '../machinery/slow-start.ts';
 import { APPS_V1_DAEMONSET, apiVersionOf, CONTROLLER_REVISION_HASH_LABEL } from '../contract/daemon-pod.ts';
 import type { RolloutSettings } from '../contract/rollout.ts';
 import type { FailedPodBackoff } from './backoff.ts';
@@ -320,8 +321,9 @@ const isServerTimeout = (err: unknown): boolean =>
   err instanceof ApiError && (err.code === 504 || err.reason === 'Timeout' || err.reason === 'ServerTimeout');
 
 /**
- * upstream syncNodes' creates: batches of 1, 2, 4, … in parallel; after a batch
- * with a failure the rest is skipped and its expectations lowered.
+ * upstream syncNodes' creates: slow start (1, 2, 4, … in flight; see machinery/slow-start.ts for
+ * why a window rather than upstream's batches); after a failure the rest is skipped and its
+ * expectations lowered.
  */
 async function createPods(
   deps: ExecutorDeps,
@@ -333,49 +335,38 @@ async function createPods(
 ): Promise<number> {
   const path = resourcePath(resources.pods, { namespace: ds.metadata?.namespace });
   let created = 0;
-  let pos = 0;
-  let batch = Math.min(1, creates.length);
-  while (pos < creates.length) {
-    const errorsBefore = errors.length;
-    const outcomes = await Promise.all(
-      creates.slice(pos, pos + batch).map(async ({ nodeName, pod }) => {
-        // The planner bounds creates to pods the selector matches; hold that line here too, since a
-        // pod the selector misses would be released at once and replaced forever.
-        if (!labelSelectorMatches(ds.spec?.selector, pod.metadata?.labels)) {
-          deps.expectations.creationObserved(key);
-          errors.push(
-            new Error(
-              `refusing to create a pod for node ${nodeName}: spec.selector does not match its labels`,
-            ),
-          );
-          return false;
-        }
-        try {
-          const made = await deps.client.request<V1Pod>('POST', path, { body: pod, signal: deps.signal });
-          deps.events.event(ds, 'Normal', 'SuccessfulCreate', `Created pod: ${made.metadata?.name ?? ''}`);
-          log.debug({ pod: made.metadata?.name, node: nodeName }, 'created pod');
-          return true;
-        } catch (err) {
-          if (isServerTimeout(err)) return false;
-          deps.expectations.creationObserved(key);
-          // A terminating namespace fails every create; upstream ignores it.
-          if (isNamespaceTerminating(err)) return false;
-          deps.events.event(ds, 'Warning', 'FailedCreate', `Error creating: ${errorText(err)}`);
-          log.warn({ err, node: nodeName }, 'failed to create pod');
-          errors.push(err);
-          return false;
-        }
-      }),
-    );
-    created += outcomes.filter(Boolean).length;
-    pos += batch;
-    const skipped = creates.length - pos;
-    if (errors.length > errorsBefore && skipped > 0) {
-      deps.expectations.lowerExpectations(key, skipped, []);
-      log.info({ skipped }, 'create batch failed, skipping the remaining creates');
-      break;
+  const { started } = await slowStart(creates, async ({ nodeName, pod }) => {
+    // The planner bounds creates to pods the selector matches; hold that line here too, since a
+    // pod the selector misses would be released at once and replaced forever.
+    if (!labelSelectorMatches(ds.spec?.selector, pod.metadata?.labels)) {
+      deps.expectations.creationObserved(key);
+      errors.push(
+        new Error(`refusing to create a pod for node ${nodeName}: spec.selector does not match its labels`),
+      );
+      return false;
     }
-    batch = Math.min(2 * batch, creates.length - pos);
+    try {
+      const made = await deps.client.request<V1Pod>('POST', path, { body: pod, signal: deps.signal });
+      created++;
+      deps.events.event(ds, 'Normal', 'SuccessfulCreate', `Created pod: ${made.metadata?.name ?? ''}`);
+      log.debug({ pod: made.metadata?.name, node: nodeName }, 'created pod');
+      return true;
+    } catch (err) {
+      // Not failures: the pod may exist (its informer event settles the expectation), or the
+      // namespace is terminating and fails every create (upstream ignores it).
+      if (isServerTimeout(err)) return true;
+      deps.expectations.creationObserved(key);
+      if (isNamespaceTerminating(err)) return true;
+      deps.events.event(ds, 'Warning', 'FailedCreate', `Error creating: ${errorText(err)}`);
+      log.warn({ err, node: nodeName }, 'failed to create pod');
+      errors.push(err);
+      return false;
+    }
+  });
+  const skipped = creates.length - started;
+  if (skipped > 0) {
+    deps.expectations.lowerExpectations(key, skipped, []);
+    log.info({ skipped }, 'a create failed, skipping the remaining creates');
   }
   return created;
 }

@@ -2,7 +2,8 @@
 // running: a Failed pod is replaced, `kubectl get ds` reports the counts,
 // `kubectl delete ds` leaves no pod behind, and a daemon pod that reached the
 // API server without the webhook's pinning is deleted with a Warning and
-// replaced by a pinned one.
+// replaced by a pinned one; creates a ResourceQuota refuses fail visibly and
+// leave no extra pod.
 import type { V1Pod } from '@kubernetes/client-node';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { MANAGED_LABEL, MANAGED_LABEL_VALUE, TARGET_NODE_ANNOTATION } from '../../src/contract/daemon-pod.ts';
@@ -212,5 +213,43 @@ describe('DaemonSet pod lifecycle', () => {
     expect(warning.type).toBe('Warning');
     expect(warning.message).toContain(bypass.metadata!.name!);
     expect(warning.message).toContain(node);
+  });
+
+  it('creates the API server refuses (a ResourceQuota) give a FailedCreate Warning, no extra pod, and every node its pod once the quota allows', async () => {
+    expect(workers.length).toBeGreaterThanOrEqual(3);
+    const quota = 'daemon-pods';
+    cleanups.push(() => kubectl('delete', 'resourcequota', quota, '--ignore-not-found'));
+    await cluster.applyManifest({
+      apiVersion: 'v1',
+      kind: 'ResourceQuota',
+      metadata: { name: quota, namespace },
+      spec: { hard: { pods: '2' } },
+    });
+    // Admission enforces a quota only once kube-controller-manager has recorded its usage.
+    await waitFor('the ResourceQuota to be tracked', async () => {
+      const q = await cluster.core.readNamespacedResourceQuota({ namespace, name: quota });
+      return q.status?.hard?.pods === '2' ? done(q) : notYet(q.status);
+    });
+    cleanups.push(() => kubectl('delete', 'ds', 'quota-bound', '--ignore-not-found'));
+    await cluster.applyManifest(daemonSet('quota-bound'));
+
+    const warning = await waitForEvent(cluster, namespace, 'quota-bound', 'FailedCreate');
+    expect(warning.type).toBe('Warning');
+    expect(warning.message).toContain('exceeded quota');
+    // While the quota holds, the retries (with backoff) never make more than two pods, one per node.
+    for (let sample = 0; sample < 6; sample++) {
+      const pods = await podsOf(cluster, namespace, 'quota-bound');
+      expect(pods.length).toBeLessThanOrEqual(2);
+      const nodes = pods.map((p) => p.spec?.nodeName ?? p.metadata?.annotations?.[TARGET_NODE_ANNOTATION]);
+      expect(new Set(nodes).size).toBe(pods.length);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+    expect(await podsOf(cluster, namespace, 'quota-bound')).toHaveLength(2);
+
+    await kubectl('patch', 'resourcequota', quota, '--type=merge', '-p', '{"spec":{"hard":{"pods":"100"}}}');
+    const pods = await waitForDaemonPods(cluster, namespace, 'quota-bound', workers, {
+      abortIf: everynode.failure,
+    });
+    expect(pods).toHaveLength(workers.length);
   });
 });
