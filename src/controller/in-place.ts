@@ -229,6 +229,8 @@ const pendingByPod = new WeakMap<V1Pod, PendingEntry>();
 /** Patched in place to its current revision and the kubelet has not finished yet: not available, not updated. */
 export function inPlacePending(pod: V1Pod): boolean {
   const { metadata, status, spec } = pod;
+  // Most pods were never updated in place: nothing to derive, nothing to cache.
+  if (metadata?.annotations?.[IN_PLACE_UPDATE_ANNOTATION] === undefined) return false;
   const hit = pendingByPod.get(pod);
   if (
     hit !== undefined &&

@@ -85,7 +85,7 @@ const creationMillis = (pod: V1Pod): number =>
   timeMillis(pod.metadata?.creationTimestamp) ?? Number.NEGATIVE_INFINITY;
 
 export const sortPodsOldestFirst = (pods: readonly V1Pod[]): V1Pod[] =>
-  pods.length < 2 ? [...pods] : [...pods].sort(comparePodsByCreationTimestampAndPhase);
+  [...pods].sort(comparePodsByCreationTimestampAndPhase);
 
 /**
  * util.GetTemplateGeneration: the annotation parsed as a base-10 int64 (Go
