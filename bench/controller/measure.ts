@@ -101,6 +101,80 @@ export class ProcessSampler {
   }
 }
 
+/** The whole machine's CPU time from /proc/stat (all CPUs summed), seconds. */
+export interface MachineCpu {
+  /** user, nice, system, irq, softirq and steal: time the CPUs were not idle (steal: taken by the host). */
+  busySeconds: number;
+  /** busy plus idle and iowait. */
+  totalSeconds: number;
+}
+
+/** /proc/stat's aggregate `cpu` line; undefined when the text has none. Guest time is already in user. */
+export function parseMachineCpu(procStat: string): MachineCpu | undefined {
+  const match = /^cpu\s+(.*)$/m.exec(procStat);
+  if (!match) return undefined;
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = match[1]!.trim().split(/\s+/).map(Number);
+  const busy = [user, nice, system, irq, softirq, steal].reduce((sum: number, v) => sum + (v ?? 0), 0);
+  const total = busy + (idle ?? 0) + (iowait ?? 0);
+  if (!Number.isFinite(busy) || !Number.isFinite(total)) return undefined;
+  return { busySeconds: busy / CLOCK_TICKS_PER_SECOND, totalSeconds: total / CLOCK_TICKS_PER_SECOND };
+}
+
+/** One moment's CPU counters: the machine's and each watched process's (undefined once it is gone). */
+export interface CpuSnapshot {
+  atMs: number;
+  machine: MachineCpu | undefined;
+  processes: Record<string, number | undefined>;
+}
+
+/** Reads the CPU counters of the machine and of the named processes now. */
+export function snapshotCpu(processes: ReadonlyArray<{ name: string; pid: number }>): CpuSnapshot {
+  let machine: MachineCpu | undefined;
+  try {
+    machine = parseMachineCpu(readFileSync('/proc/stat', 'utf8'));
+  } catch {
+    machine = undefined;
+  }
+  return {
+    atMs: performance.now(),
+    machine,
+    processes: Object.fromEntries(processes.map((p) => [p.name, readCpuSeconds(p.pid)])),
+  };
+}
+
+/**
+ * Where the CPU went while a phase ran: what bounds a phase that is neither token-bound nor
+ * waiting on the scheduler is the machine's CPU (every component shares it here).
+ */
+export interface PhaseCpu {
+  /** Wall seconds between the two snapshots. */
+  seconds: number;
+  /** Share of all the machine's CPU time that was busy, percent (100 = every CPU all the time). */
+  machineBusyPercent?: number;
+  /** Per watched process: CPU used, in percent of one CPU (200 = two CPUs all the time). */
+  processPercentOfOneCpu: Record<string, number>;
+}
+
+const round1 = (x: number) => Math.round(x * 10) / 10;
+
+export function phaseCpu(before: CpuSnapshot, after: CpuSnapshot): PhaseCpu {
+  const seconds = (after.atMs - before.atMs) / 1000;
+  const out: PhaseCpu = { seconds: round1(seconds), processPercentOfOneCpu: {} };
+  if (seconds <= 0) return out;
+  const a = before.machine;
+  const b = after.machine;
+  if (a && b && b.totalSeconds > a.totalSeconds)
+    out.machineBusyPercent = round1(
+      ((b.busySeconds - a.busySeconds) / (b.totalSeconds - a.totalSeconds)) * 100,
+    );
+  for (const [name, end] of Object.entries(after.processes)) {
+    const start = before.processes[name];
+    if (start !== undefined && end !== undefined)
+      out.processPercentOfOneCpu[name] = round1(((end - start) / seconds) * 100);
+  }
+  return out;
+}
+
 export interface ProcessUsage {
   process: string;
   pid: number;
@@ -249,6 +323,8 @@ export interface PhaseResult {
   daemonSetEvents?: { objects: number; count: number };
   /** The benchmark's own pod lists while the phase ran (only once the status said done): how much the poller cost. */
   podLists?: { count: number; meanMs: number; maxMs: number };
+  /** The machine's and each component's CPU from the phase's request until it was done. */
+  cpu?: PhaseCpu;
 }
 
 /** `rollout.everynode.dev/update-mode`; KCM ignores the annotation (it always deletes and creates). */
@@ -700,6 +776,63 @@ export function writesTable(results: readonly RunResult[]): string {
         countsCell(w.failed),
         countsCell(w.gets),
         countsCell(Object.fromEntries(Object.entries(w.others).map(([u, n]) => [shortUser(u), n]))),
+      ]);
+    }
+  }
+  return table(header, rows);
+}
+
+/** The components cpuTable shows, in this order (others a run watched follow). */
+export const CPU_COMPONENTS = [
+  'kube-apiserver',
+  'everynode controller',
+  'kube-controller-manager',
+  'kwok',
+  'etcd',
+  'kube-scheduler',
+  'everynode webhook',
+  'benchmark',
+] as const;
+
+/**
+ * Per run and phase: how busy the machine was and each component's CPU (% of one CPU). A phase
+ * with the machine near 100 % busy is bound by CPU, not by a token bucket or the scheduler.
+ */
+export function cpuTable(results: readonly RunResult[]): string {
+  const phasesOf = (r: RunResult): Array<[string, PhaseCpu | undefined]> => [
+    ['create', r.create.cpu],
+    ...updateColumns(r).map((c): [string, PhaseCpu | undefined] => [c.label, c.phase.cpu]),
+  ];
+  const seen = new Set<string>();
+  for (const r of results)
+    for (const [, cpu] of phasesOf(r))
+      for (const name of Object.keys(cpu?.processPercentOfOneCpu ?? {})) seen.add(name);
+  const names = [
+    ...CPU_COMPONENTS.filter((n) => seen.has(n)),
+    ...[...seen].filter((n) => !(CPU_COMPONENTS as readonly string[]).includes(n)).sort(),
+  ];
+  const header = [
+    'nodes',
+    'controller',
+    'phase',
+    'seconds',
+    'machine busy (%)',
+    ...names.map((n) => `${n} (%)`),
+  ];
+  const rows: string[][] = [];
+  for (const r of results) {
+    for (const [phase, cpu] of phasesOf(r)) {
+      if (!cpu) continue;
+      rows.push([
+        String(r.nodes),
+        r.implementation === 'everynode' ? 'everynode' : 'KCM',
+        phase,
+        String(cpu.seconds),
+        cpu.machineBusyPercent !== undefined ? String(cpu.machineBusyPercent) : '-',
+        ...names.map((n) => {
+          const v = cpu.processPercentOfOneCpu[n];
+          return v !== undefined ? String(Math.round(v)) : '-';
+        }),
       ]);
     }
   }

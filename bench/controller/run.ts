@@ -64,6 +64,9 @@ import {
   EVERYNODE_CONTROLLER_USER,
   ProcessSampler,
   UPDATE_MODES,
+  cpuTable,
+  phaseCpu,
+  snapshotCpu,
   WriteTally,
   auditPolicy,
   containerRestarts,
@@ -843,6 +846,17 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
   }
   controllerProcess.start();
   webhookProcess?.start();
+  // Every component shares the machine's CPUs: each phase records who used how much of them.
+  const cpuWatched = [
+    ...cluster.processes.map((p) => ({ name: p.component, pid: p.pid })),
+    ...(implementation === 'everynode'
+      ? [
+          { name: 'everynode controller', pid: controllerProcess.pid },
+          ...(webhookProcess ? [{ name: 'everynode webhook', pid: webhookProcess.pid }] : []),
+        ]
+      : []),
+    { name: 'benchmark', pid: process.pid },
+  ];
   // Let informers and the node-lifecycle controller settle before the idle figure.
   await sleep(5_000);
   await mark('idle');
@@ -944,6 +958,7 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
   log('  creating the DaemonSet');
   const createFromMs = Date.now();
   const createStart = performance.now();
+  const createCpu = snapshotCpu(cpuWatched);
   await client.apps.createNamespacedDaemonSet({ namespace, body: nginxDaemonSet(namespace) });
   {
     const pods = podChecker();
@@ -959,7 +974,11 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
       },
       async () => podsProblem(await listPods(), nodes) ?? 'one Ready pod per node',
     );
-    result.create = { ...measured.result, podLists: pods.stats() };
+    result.create = {
+      ...measured.result,
+      podLists: pods.stats(),
+      cpu: phaseCpu(createCpu, snapshotCpu(cpuWatched)),
+    };
     await mark('created');
     log(`  all pods Ready: ${result.create.seconds ?? 'not done'}s`);
     await closePhase(result.create, createFromMs, measured);
@@ -1001,6 +1020,7 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
       currentMode = mode;
     }
     const rolloutStart = performance.now();
+    const rolloutCpu = snapshotCpu(cpuWatched);
     // What `kubectl set image` sends: a strategic merge patch of the one container.
     const setImage: KubernetesObject & { spec: unknown } = {
       apiVersion: 'apps/v1',
@@ -1032,7 +1052,10 @@ async function runOne(implementation: Implementation, nodes: number, options: Op
       },
       async () => podsProblem(await listPods(), nodes, image) ?? 'one updated Ready pod per node',
     );
-    Object.assign(phase, measured.result, { podLists: pods.stats() });
+    Object.assign(phase, measured.result, {
+      podLists: pods.stats(),
+      cpu: phaseCpu(rolloutCpu, snapshotCpu(cpuWatched)),
+    });
     if (measured.pods) {
       phase.podsKept = podsKept(before, podUidsByNode(measured.pods));
       phase.containerRestarts = containerRestarts(podsBefore, measured.pods);
@@ -1166,6 +1189,9 @@ async function main(): Promise<void> {
   console.log(resultsTable(results));
   if (options.auditMode !== 'off')
     console.log(`\nAPI writes of the controller, per phase:\n\n${writesTable(results)}`);
+  console.log(
+    `\nCPU while each phase ran (machine: share of all ${describeMachine().cpus} CPUs busy; components: % of one CPU):\n\n${cpuTable(results)}`,
+  );
   console.log(
     `\n${options.repeat > 1 ? `Medians of ${options.repeat} runs` : 'Per controller (one run each)'}:\n\n${mediansTable(results)}`,
   );
