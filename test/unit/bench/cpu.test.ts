@@ -59,8 +59,16 @@ describe('phaseCpu', () => {
   });
 
   it('leaves out a process gone by the end or started after the beginning, and the machine when unknown', () => {
-    const before: CpuSnapshot = { atMs: 0, machine: undefined, processes: { etcd: 1, kwok: undefined } };
-    const after: CpuSnapshot = { atMs: 2_000, machine: undefined, processes: { etcd: 2, kwok: 3 } };
+    const before: CpuSnapshot = {
+      atMs: 0,
+      machine: undefined,
+      processes: { etcd: 1, kwok: undefined, gone: 4 },
+    };
+    const after: CpuSnapshot = {
+      atMs: 2_000,
+      machine: undefined,
+      processes: { etcd: 2, kwok: 3, gone: undefined },
+    };
     expect(phaseCpu(before, after)).toEqual({ seconds: 2, processPercentOfOneCpu: { etcd: 50 } });
   });
 });
