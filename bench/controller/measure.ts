@@ -665,6 +665,17 @@ export function updateColumns(r: RunResult): UpdateColumn[] {
   });
 }
 
+/** One value per phase of a run, labelled as the tables label them: create, then each update column. */
+function phaseValues<T>(
+  r: RunResult,
+  pick: (p: PhaseResult) => T | undefined,
+): Array<[string, T | undefined]> {
+  return [
+    ['create', pick(r.create)],
+    ...updateColumns(r).map((c): [string, T | undefined] => [c.label, pick(c.phase)]),
+  ];
+}
+
 const labelsOf = (results: readonly RunResult[]) => {
   const labels: string[] = [];
   for (const r of results)
@@ -757,8 +768,7 @@ export function writesTable(results: readonly RunResult[]): string {
   for (const r of results) {
     const phases: Array<[string, WriteSummary | undefined]> = [
       ['idle', r.idleWrites],
-      ['create', r.create.writes],
-      ...updateColumns(r).map((c): [string, WriteSummary | undefined] => [c.label, c.phase.writes]),
+      ...phaseValues(r, (p) => p.writes),
     ];
     for (const [name, w] of phases) {
       if (!w) continue;
@@ -799,10 +809,7 @@ export const CPU_COMPONENTS = [
  * with the machine near 100 % busy is bound by CPU, not by a token bucket or the scheduler.
  */
 export function cpuTable(results: readonly RunResult[]): string {
-  const phasesOf = (r: RunResult): Array<[string, PhaseCpu | undefined]> => [
-    ['create', r.create.cpu],
-    ...updateColumns(r).map((c): [string, PhaseCpu | undefined] => [c.label, c.phase.cpu]),
-  ];
+  const phasesOf = (r: RunResult) => phaseValues(r, (p) => p.cpu);
   const seen = new Set<string>();
   for (const r of results)
     for (const [, cpu] of phasesOf(r))

@@ -1190,7 +1190,7 @@ async function main(): Promise<void> {
   if (options.auditMode !== 'off')
     console.log(`\nAPI writes of the controller, per phase:\n\n${writesTable(results)}`);
   console.log(
-    `\nCPU while each phase ran (machine: share of all ${describeMachine().cpus} CPUs busy; components: % of one CPU):\n\n${cpuTable(results)}`,
+    `\nCPU while each phase ran (machine: share of all ${machine.cpus} CPUs busy; components: % of one CPU):\n\n${cpuTable(results)}`,
   );
   console.log(
     `\n${options.repeat > 1 ? `Medians of ${options.repeat} runs` : 'Per controller (one run each)'}:\n\n${mediansTable(results)}`,
