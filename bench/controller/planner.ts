@@ -2,7 +2,9 @@
 // in the middle of an in-place rolling update (maxUnavailable 10%, the slots full, as most syncs
 // of that phase see it), with no API server. The snapshot is built with the unit tests' simulated
 // cluster (test/unit/controller/fixtures.ts) and planned again and again with the same pod and
-// node objects, as the informer caches hand them to consecutive syncs.
+// node objects, as the informer caches hand them to consecutive syncs. Nodes and pods are dressed
+// as the harness's kwok stages and kube-scheduler leave them (every node condition, wire-format
+// timestamps, the pod conditions in their order), so predicates pay what they pay on a cluster.
 //
 //   node bench/controller/planner.ts [--nodes 1000] [--syncs 200]     (make bench-planner)
 import { parseArgs } from 'node:util';
@@ -53,7 +55,60 @@ function midRollout(): Snapshot {
   return cluster.snapshot();
 }
 
-const snapshot = midRollout();
+const iso = (ms: number) => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** What kwok's node stages and kube-scheduler add to the fixtures' bare nodes and pods. */
+function dressed(snapshot: Snapshot): Snapshot {
+  const since = iso(snapshot.now - 3_600_000);
+  for (const node of snapshot.nodes) {
+    const name = node.metadata!.name!;
+    node.metadata!.labels = {
+      ...node.metadata!.labels,
+      'beta.kubernetes.io/arch': 'amd64',
+      'beta.kubernetes.io/os': 'linux',
+      'kubernetes.io/arch': 'amd64',
+      'kubernetes.io/hostname': name,
+      'kubernetes.io/os': 'linux',
+      'kubernetes.io/role': 'agent',
+      'node-role.kubernetes.io/agent': '',
+      type: 'kwok',
+    };
+    node.metadata!.creationTimestamp = since as never;
+    const condition = (type: string, status: string, reason: string) => ({
+      type,
+      status,
+      reason,
+      message: reason,
+      lastHeartbeatTime: since,
+      lastTransitionTime: since,
+    });
+    node.status!.conditions = [
+      condition('Ready', 'True', 'KubeletReady'),
+      condition('MemoryPressure', 'False', 'KubeletHasSufficientMemory'),
+      condition('DiskPressure', 'False', 'KubeletHasNoDiskPressure'),
+      condition('PIDPressure', 'False', 'KubeletHasSufficientPID'),
+      condition('NetworkUnavailable', 'False', 'RouteCreated'),
+    ] as never;
+  }
+  for (const pod of snapshot.pods) {
+    const wire = (t: unknown) => (t instanceof Date ? iso(t.getTime()) : typeof t === 'number' ? iso(t) : t);
+    pod.metadata!.creationTimestamp = wire(pod.metadata!.creationTimestamp ?? since) as never;
+    const ready = pod.status?.conditions?.find((c) => c.type === 'Ready');
+    const at = wire(ready?.lastTransitionTime ?? since) as string;
+    pod.status = {
+      ...pod.status,
+      conditions: [
+        { type: 'PodScheduled', status: 'True', lastTransitionTime: since },
+        { type: 'Initialized', status: 'True', lastTransitionTime: since },
+        { type: 'Ready', status: ready?.status ?? 'True', lastTransitionTime: at },
+        { type: 'ContainersReady', status: ready?.status ?? 'True', lastTransitionTime: at },
+      ] as never,
+    };
+  }
+  return snapshot;
+}
+
+const snapshot = dressed(midRollout());
 const warmup = Math.min(20, syncs);
 for (let i = 0; i < warmup; i++) planDaemonSet({ ...snapshot });
 const cpuBefore = process.cpuUsage();

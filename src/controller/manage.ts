@@ -103,7 +103,8 @@ export function manage(ctx: SyncContext, backoff: ReadonlyMap<string, BackoffEnt
     }
 
     if (!surge) {
-      for (const pod of sortPodsOldestFirst(running).slice(1)) remove(pod, nodeName, 'excess');
+      if (running.length > 1)
+        for (const pod of sortPodsOldestFirst(running).slice(1)) remove(pod, nodeName, 'excess');
       continue;
     }
     if (running.length <= 1) {
@@ -152,9 +153,8 @@ export function manage(ctx: SyncContext, backoff: ReadonlyMap<string, BackoffEnt
     });
   }
 
-  const existing = new Set(ctx.nodes.map(nodeNameOf));
   for (const [nodeName, pods] of ctx.pods.byNode) {
-    if (existing.has(nodeName)) continue;
+    if (ctx.placement.has(nodeName)) continue; // every existing node has a placement
     for (const pod of pods)
       if (!pod.spec?.nodeName && !isTerminating(pod)) remove(pod, nodeName, 'node-gone');
   }

@@ -88,6 +88,20 @@ export const sortPodsOldestFirst = (pods: readonly V1Pod[]): V1Pod[] =>
   [...pods].sort(comparePodsByCreationTimestampAndPhase);
 
 /**
+ * The first pod sortPodsOldestFirst would put first, among those `include` accepts (every pod by
+ * default), without copying or sorting: the planner asks this per node on every sync.
+ */
+export function oldestPod(pods: readonly V1Pod[], include?: (pod: V1Pod) => boolean): V1Pod | undefined {
+  let oldest: V1Pod | undefined;
+  for (const pod of pods) {
+    if (include && !include(pod)) continue;
+    // Strictly older only: on a tie the earlier pod stays, as the stable sort keeps it.
+    if (oldest === undefined || comparePodsByCreationTimestampAndPhase(pod, oldest) < 0) oldest = pod;
+  }
+  return oldest;
+}
+
+/**
  * util.GetTemplateGeneration: the annotation parsed as a base-10 int64 (Go
  * strconv.ParseInt), as its decimal string; undefined when absent or unparsable
  * (upstream treats a parse error like no generation).

@@ -8,8 +8,8 @@ import type { PlannedEvent, PodDelete } from './types.ts';
 /** Which old pods the rollout may replace now, and which nodes are dead (see rollout-control.ts). */
 export interface ReplaceGate {
   mayReplace(nodeName: string): boolean;
-  /** The documented update order (rollout-control.ts); nodes without a rank keep snapshot order, after. */
-  rank?: ReadonlyMap<string, number>;
+  /** Nodes in the documented update order (rollout-control.ts); nodes it leaves out keep snapshot order, after. */
+  order?: readonly string[];
   /** Nodes NotReady since before the update began: their pods never count against the budget. */
   dead: ReadonlySet<string>;
 }
@@ -107,25 +107,26 @@ function updatedAndOldPod(
 /**
  * Nodes the rollout looks at, in a stable order: every node that should run a
  * pod or has one, snapshot order first, then nodes that only pods still name.
- * (Upstream walks a Go map, i.e. in random order.)
+ * (Upstream walks a Go map, i.e. in random order.) With `order`, its nodes come
+ * first in that order and the rest follow in the order above.
  */
-function rolloutNodes(ctx: SyncContext, rank?: ReadonlyMap<string, number>): Array<[string, V1Pod[]]> {
+function rolloutNodes(ctx: SyncContext, order?: readonly string[]): Array<[string, V1Pod[]]> {
   const out: Array<[string, V1Pod[]]> = [];
-  const seen = new Set<string>();
+  const looksAt = (name: string) => ctx.pods.byNode.has(name) || placementOf(ctx, name).shouldRun;
+  const first = new Set<string>();
+  for (const name of order ?? []) {
+    if (first.has(name) || !looksAt(name)) continue;
+    first.add(name);
+    out.push([name, ctx.pods.byNode.get(name) ?? []]);
+  }
   for (const node of ctx.nodes) {
     const name = nodeNameOf(node);
-    const pods = ctx.pods.byNode.get(name);
-    if (pods || placementOf(ctx, name).shouldRun) out.push([name, pods ?? []]);
-    seen.add(name);
+    if (!first.has(name) && looksAt(name)) out.push([name, ctx.pods.byNode.get(name) ?? []]);
   }
-  const gone = [...ctx.pods.byNode.keys()].filter((n) => !seen.has(n)).sort();
+  // ctx.placement has every existing node: the rest are nodes only pods still name.
+  const gone = [...ctx.pods.byNode.keys()].filter((n) => !ctx.placement.has(n) && !first.has(n)).sort();
   for (const name of gone) out.push([name, ctx.pods.byNode.get(name) ?? []]);
-  if (!rank) return out;
-  const at = (name: string) => rank.get(name) ?? Number.MAX_SAFE_INTEGER;
-  return out
-    .map((e, i) => [e, i] as const)
-    .sort((a, b) => at(a[0][0]) - at(b[0][0]) || a[1] - b[1])
-    .map(([e]) => e);
+  return out;
 }
 
 export interface RolloutStep {
@@ -168,7 +169,7 @@ export function rollingUpdate(ctx: SyncContext, gate: ReplaceGate = OPEN_GATE): 
     const allowedReplacements: PodDelete[] = [];
     const candidates: PodDelete[] = [];
     const deadReplacements: PodDelete[] = [];
-    for (const [nodeName, pods] of rolloutNodes(ctx, gate.rank)) {
+    for (const [nodeName, pods] of rolloutNodes(ctx, gate.order)) {
       const found = updatedAndOldPod(ctx, pods);
       // everynode: a dead node's pods never count against the budget (kubernetes#123232, test-infra#31706).
       const countUnavailable = () => {
@@ -215,7 +216,7 @@ export function rollingUpdate(ctx: SyncContext, gate: ReplaceGate = OPEN_GATE): 
   const allowedNodes: string[] = [];
   let numSurge = 0;
   let numAvailable = 0;
-  for (const [nodeName, pods] of rolloutNodes(ctx, gate.rank)) {
+  for (const [nodeName, pods] of rolloutNodes(ctx, gate.order)) {
     const found = updatedAndOldPod(ctx, pods);
     if (!found) {
       if (!dead(nodeName)) numSurge++;

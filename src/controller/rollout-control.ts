@@ -32,8 +32,8 @@ import {
   isPodReady,
   isPodUpdated,
   isTerminating,
+  oldestPod,
   podName,
-  sortPodsOldestFirst,
 } from './pods.ts';
 import { nodeNameOf, placementOf, type SyncContext } from './sync-context.ts';
 import type { PlannedEvent } from './types.ts';
@@ -46,8 +46,8 @@ export const CRASHLOOP_RESTARTS = 3;
 export interface RolloutGate {
   /** Nothing may be replaced (paused, held for an invalid setting, auto-paused). */
   paused: boolean;
-  /** The documented update order: in progress first, then wave, then node name. */
-  rank: ReadonlyMap<string, number>;
+  /** The nodes in the documented update order: in progress first, then wave, then node name. */
+  order: readonly string[];
   /** May the rolling update replace this node's old pod now? */
   mayReplace(nodeName: string): boolean;
   /** Nodes NotReady since before the update began: never counted against the budget. */
@@ -79,6 +79,21 @@ export const usesRolloutControl = (ds: V1DaemonSet): boolean =>
 
 const readyCondition = (node: V1Node) => node.status?.conditions?.find((c) => c.type === 'Ready');
 const nodeReady = (node: V1Node): boolean => readyCondition(node)?.status === 'True';
+
+/** A NotReady node's Ready transition time, per node object and the conditions it read (see inPlacePending's cache). */
+const notReadySinceByNode = new WeakMap<V1Node, { conditions: unknown; since: number | undefined }>();
+
+/** Is the node NotReady since before `beganAtMs` (or since an unknown time)? Every sync asks it of every node. */
+function deadSince(node: V1Node, beganAtMs: number): boolean {
+  if (nodeReady(node)) return false;
+  const conditions = node.status?.conditions;
+  let hit = notReadySinceByNode.get(node);
+  if (hit === undefined || hit.conditions !== conditions) {
+    hit = { conditions, since: ms(readyCondition(node)?.lastTransitionTime) };
+    notReadySinceByNode.set(node, hit);
+  }
+  return hit.since === undefined || hit.since < beganAtMs;
+}
 /** Wire timestamps are strings; the client-node types say Date. */
 const ms = (t: Date | string | undefined): number | undefined => timeMillis(t);
 
@@ -91,6 +106,8 @@ interface NodeState {
   inProgress: boolean;
   dead: boolean;
   wave: string | undefined;
+  /** Position of its wave in the update order (0 without waves). */
+  waveIndex: number;
 }
 
 /** Why a pod of the new revision should stop the rollout, or undefined. */
@@ -145,38 +162,45 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
   // Nodes that should run a pod, and nodes whose pods may stay (a NotReady node is tainted
   // not-ready:NoSchedule, so it should not get a new pod, but its pod continues to run): those
   // are the nodes a dead one is among.
-  /** NotReady since before the update began. */
-  const isDead = (node: V1Node): boolean => {
-    const since = ms(readyCondition(node)?.lastTransitionTime);
-    return !nodeReady(node) && (since === undefined || since < revision.createdAtMs);
-  };
   const states: NodeState[] = [];
+  // Every dead node (NotReady since before the update began), also one left out of `states` (its
+  // pods all terminating): those never use the budget.
+  const dead = new Set<string>();
   let desired = 0;
+  const updated = (p: V1Pod) => !isTerminating(p) && isPodUpdated(p, ctx.hash, ctx.generation);
+  const old = (p: V1Pod) => !isTerminating(p) && !isPodUpdated(p, ctx.hash, ctx.generation);
   for (const node of ctx.nodes) {
     const name = nodeNameOf(node);
+    const isDead = deadSince(node, revision.createdAtMs);
+    if (isDead) dead.add(name);
     const placement = placementOf(ctx, name);
     const pods = ctx.pods.byNode.get(name) ?? [];
-    const live = sortPodsOldestFirst(pods.filter((p) => !isTerminating(p)));
+    // The oldest live pod of each kind (pods sorted oldest first, then the first that matches).
+    const newPod = oldestPod(pods, updated);
+    const oldPod = oldestPod(pods, old);
     if (placement.shouldRun) desired++;
-    else if (!placement.shouldContinueRunning || live.length === 0) continue;
-    const newPod = live.find((p) => isPodUpdated(p, ctx.hash, ctx.generation));
-    const oldPod = live.find((p) => !isPodUpdated(p, ctx.hash, ctx.generation));
-    const dead = isDead(node);
+    else if (!placement.shouldContinueRunning || (!newPod && !oldPod)) continue;
     const wave = settings.waves ? node.metadata?.labels?.[settings.waves.key] : undefined;
-    states.push({ name, node, oldPod, newPod, inProgress: !!oldPod && !!newPod, dead, wave });
+    states.push({
+      name,
+      node,
+      oldPod,
+      newPod,
+      inProgress: !!oldPod && !!newPod,
+      dead: isDead,
+      wave,
+      waveIndex: 0,
+    });
   }
-  // Every dead node, also one left out above (its pods all terminating): those never use the budget.
-  const dead = new Set(ctx.nodes.filter(isDead).map(nodeNameOf));
   const stateOf = new Map(states.map((st) => [st.name, st]));
 
   // ---- order: in progress first, then wave order, then node name --------------------------------
   const waveOrder = waveGroups(states, settings.waves !== undefined);
-  const waveIndex = new Map<string, number>();
-  waveOrder.forEach((g, i) => g.nodes.forEach((n) => waveIndex.set(n.name, i)));
+  waveOrder.forEach((g, i) => g.nodes.forEach((n) => (n.waveIndex = i)));
   const ordered = [...states].sort(
     (a, b) =>
       Number(b.inProgress) - Number(a.inProgress) ||
-      (waveIndex.get(a.name) ?? 0) - (waveIndex.get(b.name) ?? 0) ||
+      a.waveIndex - b.waveIndex ||
       (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
   );
 
@@ -329,7 +353,7 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
     if (s.inProgress) return true;
     if (!budgeted.has(nodeName)) return false;
     if (s.dead) return liveDone;
-    if (allowedWave !== undefined && waveIndex.get(nodeName) !== allowedWave) return false;
+    if (allowedWave !== undefined && s.waveIndex !== allowedWave) return false;
     return true;
   };
 
@@ -421,7 +445,7 @@ export function planRolloutControl(input: RolloutInput): RolloutControl {
 
   const pending = requeues.filter((r) => Number.isFinite(r)).map((r) => Math.max(1, r));
   return {
-    gate: { paused, mayReplace, dead, rank: new Map(ordered.map((st, i) => [st.name, i])) },
+    gate: { paused, mayReplace, dead, order: ordered.map((st) => st.name) },
     conditions,
     events,
     requeueAfterMs: pending.length > 0 ? Math.min(...pending) : undefined,

@@ -5,14 +5,7 @@ import type { V1DaemonSetCondition, V1DaemonSetStatus } from '@kubernetes/client
 import { PROGRESSING } from '../contract/rollout.ts';
 import { inPlacePending } from './in-place.ts';
 import { mergeConditions } from './rollout-control.ts';
-import {
-  availableAtMs,
-  isPodAvailable,
-  isPodReady,
-  isPodUpdated,
-  isTerminating,
-  sortPodsOldestFirst,
-} from './pods.ts';
+import { availableAtMs, isPodAvailable, isPodReady, isPodUpdated, isTerminating, oldestPod } from './pods.ts';
 import { nodeNameOf, placementOf, type SyncContext } from './sync-context.ts';
 
 export interface StatusCounters {
@@ -74,7 +67,7 @@ export function countStatus(ctx: SyncContext): { counters: StatusCounters } {
       continue;
     }
     desired++;
-    const pod = sortPodsOldestFirst(pods)[0];
+    const pod = oldestPod(pods);
     if (!pod) continue;
     current++;
     if (isPodReady(pod)) {

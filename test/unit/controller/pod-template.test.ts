@@ -3,6 +3,7 @@ import { newPod } from '../../../src/controller/pod-template.ts';
 import {
   isPodAvailable,
   isPodUpdated,
+  oldestPod,
   sortPodsOldestFirst,
   templateGeneration,
 } from '../../../src/controller/pods.ts';
@@ -140,5 +141,24 @@ describe('pod helpers', () => {
       boundNew,
       unboundOld,
     ]);
+  });
+
+  it('oldestPod picks what sortPodsOldestFirst puts first, among the pods a filter accepts', () => {
+    const unboundOld = pod(ds, 'n', { bound: false, created: NOW - 9000 });
+    const boundNew = pod(ds, 'n', { created: NOW - 1000, hash: 'h1' });
+    const boundOld = pod(ds, 'n', { created: NOW - 5000 });
+    const boundOldTwin = pod(ds, 'a', { created: NOW - 5000 });
+    const all = [unboundOld, boundNew, boundOld, boundOldTwin];
+    expect(oldestPod(all)).toBe(boundOldTwin);
+    expect(oldestPod([...all].reverse())).toBe(boundOldTwin);
+    expect(oldestPod(all, (p) => p !== boundOldTwin)).toBe(boundOld);
+    expect(oldestPod(all, (p) => isPodUpdated(p, 'h1', undefined))).toBe(boundNew);
+    expect(oldestPod(all, (p) => !p.spec?.nodeName)).toBe(unboundOld);
+    expect(oldestPod(all, () => false)).toBeUndefined();
+    expect(oldestPod([])).toBeUndefined();
+    // Pods the order cannot tell apart: the first one stays, as in the stable sort.
+    const twin = structuredClone(boundOld);
+    expect(oldestPod([boundOld, twin])).toBe(boundOld);
+    expect(sortPodsOldestFirst([boundOld, twin])[0]).toBe(boundOld);
   });
 });

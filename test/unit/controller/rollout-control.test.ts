@@ -388,6 +388,25 @@ describe('upstream gaps fixed for every DaemonSet', () => {
     expect(deletedNodes(planDaemonSet(snapshot(ds, nodeList, pods)))).toEqual(['node-0', 'node-1']);
   });
 
+  it('a node object whose conditions change between syncs is judged by its new conditions', () => {
+    // Informers replace objects; a caller that replaces only the conditions must be seen too.
+    const { ds, nodeList, pods } = world(names4, {}, { strategy: rollingUpdate(1) });
+    const n0 = nodeList[0]!;
+    pods[0] = { ...pods[0]!, status: { phase: 'Running' } }; // not Ready
+    const readyConditions = n0.status!.conditions;
+    // Ready: its unavailable old pod is replaced first (upstream's order).
+    expect(deletedNodes(planDaemonSet(snapshot(ds, nodeList, pods)))).toEqual(['node-0']);
+    n0.status!.conditions = deadNode('node-0').status!.conditions;
+    expect(deletedNodes(planDaemonSet(snapshot(ds, nodeList, pods)))).toEqual(['node-1']);
+    // NotReady only since the update began (no revision: it began now): not dead.
+    n0.status!.conditions = [{ type: 'Ready', status: 'Unknown', lastTransitionTime: iso(NOW) }] as never;
+    expect(deletedNodes(planDaemonSet(snapshot(ds, nodeList, pods)))).toEqual(['node-0']);
+    n0.status!.conditions = deadNode('node-0').status!.conditions;
+    expect(deletedNodes(planDaemonSet(snapshot(ds, nodeList, pods)))).toEqual(['node-1']);
+    n0.status!.conditions = readyConditions;
+    expect(deletedNodes(planDaemonSet(snapshot(ds, nodeList, pods)))).toEqual(['node-0']);
+  });
+
   it('a real NotReady node (tainted not-ready:NoSchedule, so it should not get a new pod) is dead too', () => {
     const { ds, nodeList, pods } = world(names4, {}, { strategy: rollingUpdate(1) });
     const n = deadNode('node-1');
