@@ -29,7 +29,7 @@ import type { RolloutSettings } from '../contract/rollout.ts';
 import type { FailedPodBackoff } from './backoff.ts';
 import type { ControllerExpectations } from './expectations.ts';
 import { isUsableExistingRevision } from './history.ts';
-import { mergeStatus, statusWriteDelayMs } from './status.ts';
+import { mergeStatus, statusCoalesceMs, statusWriteDelayMs, THROTTLED_WITHIN_MS } from './status.ts';
 import { inPlaceRefusalKey } from './in-place.ts';
 import type {
   ClaimPatch,
@@ -203,9 +203,11 @@ export async function executePlan(
       plan.status,
       deps.statusWrites?.lastWriteAtMs(uid),
       Date.now(),
+      // Pod writes queueing for tokens go first: counters can wait longer.
+      statusCoalesceMs(deps.client.limiter.waitedWithin(THROTTLED_WITHIN_MS)),
     );
     if (holdMs > 0) {
-      // Counters only, and written less than a second ago: the requeue writes them.
+      // Counters only, and written less than an interval ago: the requeue writes them.
       result.requeueAfterMs = Math.min(result.requeueAfterMs ?? holdMs, holdMs);
     } else {
       try {

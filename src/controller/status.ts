@@ -174,6 +174,17 @@ function sameConditions(a: readonly V1DaemonSetCondition[], b: readonly V1Daemon
  * writes per pod, each taking a token from the pod writes' budget).
  */
 export const STATUS_COALESCE_MS = 1000;
+/**
+ * The interval while the client's pod writes queue for tokens (a reservation waited within
+ * THROTTLED_WITHIN_MS): each counters-only status write then delays a pod write, and the rollout
+ * moves at the pace of those. Settled status and condition changes are still written at once.
+ */
+export const STATUS_COALESCE_THROTTLED_MS = 5000;
+export const THROTTLED_WITHIN_MS = 2000;
+
+/** The coalescing interval for counters-only status writes, given whether the client is queueing for tokens. */
+export const statusCoalesceMs = (throttled: boolean): number =>
+  throttled ? STATUS_COALESCE_THROTTLED_MS : STATUS_COALESCE_MS;
 
 /**
  * How long to hold back writing `next` over `stored`: 0 (write now) unless the last status write

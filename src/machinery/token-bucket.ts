@@ -21,6 +21,8 @@ export class TokenBucket {
   /** May go negative: each reservation beyond the bucket is a debt paid back by waiting. */
   private tokens: number;
   private last: number;
+  /** When a reservation last had to wait (the bucket was the bound), on the bucket's clock. */
+  private lastWaitAt = -Infinity;
 
   constructor(options: TokenBucketOptions) {
     this.qps = options.qps > 0 ? options.qps : Infinity;
@@ -35,7 +37,14 @@ export class TokenBucket {
     if (this.qps === Infinity) return 0;
     this.refill();
     this.tokens -= 1;
-    return this.tokens >= 0 ? 0 : (-this.tokens / this.qps) * 1000;
+    if (this.tokens >= 0) return 0;
+    this.lastWaitAt = this.last;
+    return (-this.tokens / this.qps) * 1000;
+  }
+
+  /** Whether some reservation had to wait in the last `ms` milliseconds: callers are queueing for tokens. */
+  waitedWithin(ms: number): boolean {
+    return this.now() - this.lastWaitAt <= ms;
   }
 
   /** Takes one token only if one is available right now. */

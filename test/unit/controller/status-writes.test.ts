@@ -4,7 +4,12 @@
 import type { V1DaemonSet, V1DaemonSetStatus } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { StatusWrites } from '../../../src/controller/executor.ts';
-import { STATUS_COALESCE_MS, statusWriteDelayMs } from '../../../src/controller/status.ts';
+import {
+  STATUS_COALESCE_MS,
+  STATUS_COALESCE_THROTTLED_MS,
+  statusCoalesceMs,
+  statusWriteDelayMs,
+} from '../../../src/controller/status.ts';
 
 const status = (over: Partial<V1DaemonSetStatus> = {}): V1DaemonSetStatus => ({
   currentNumberScheduled: 10,
@@ -63,6 +68,18 @@ describe('statusWriteDelayMs', () => {
     ],
   ])('%s', (_, change, last, want) => {
     expect(statusWriteDelayMs(status(), status(change), last, T)).toBe(want);
+  });
+  it('while pod writes queue for tokens, counters wait up to the longer interval; the rest still goes at once', () => {
+    const interval = statusCoalesceMs(true);
+    expect(interval).toBe(STATUS_COALESCE_THROTTLED_MS);
+    expect(statusCoalesceMs(false)).toBe(STATUS_COALESCE_MS);
+    const counters = status({ updatedNumberScheduled: 5 });
+    expect(statusWriteDelayMs(status(), counters, T - 2000, T, interval)).toBe(interval - 2000);
+    expect(statusWriteDelayMs(status(), counters, T - interval, T, interval)).toBe(0);
+    expect(statusWriteDelayMs(status(), status({ observedGeneration: 3 }), T - 200, T, interval)).toBe(0);
+    expect(statusWriteDelayMs(status(), status({ updatedNumberScheduled: 10 }), T - 200, T, interval)).toBe(
+      0,
+    );
   });
   it('a wave condition whose message (the wave) changes is written at once', () => {
     const wave = (m: string) => ({

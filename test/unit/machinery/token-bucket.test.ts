@@ -17,6 +17,22 @@ describe('TokenBucket', () => {
     expect(bucket.reserve()).toBeCloseTo(200);
   });
 
+  it('tells whether a reservation had to wait recently', () => {
+    const clock = manualClock();
+    const bucket = new TokenBucket({ qps: 10, burst: 2, now: clock.now });
+    bucket.reserve();
+    bucket.reserve();
+    expect(bucket.waitedWithin(2000)).toBe(false); // the burst went through without waiting
+    clock.advance(50);
+    expect(bucket.reserve()).toBeCloseTo(50); // the third waits
+    clock.advance(2000);
+    expect(bucket.waitedWithin(2000)).toBe(true);
+    clock.advance(1);
+    expect(bucket.waitedWithin(2000)).toBe(false);
+    expect(bucket.tryTake()).toBe(true); // a take that gets a token is not a wait
+    expect(bucket.waitedWithin(2000)).toBe(false);
+  });
+
   it('refills with time but never above the burst', () => {
     const clock = manualClock();
     const bucket = new TokenBucket({ qps: 2, burst: 2, now: clock.now });
